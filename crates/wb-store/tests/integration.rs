@@ -1,0 +1,309 @@
+//! The store conformance suite: every test runs on SQLite, and on PostgreSQL when
+//! `WB_TEST_POSTGRES_URL` names a server (the test command starts one).
+
+use wb_domain::choices::Role;
+use wb_domain::signup::{Affiliation, ProfileDetails, Step2Input, validate_step2};
+use wb_domain::{
+    AccessTier, AgreementType, EmailAddress, Institution, MembershipRequirement, OrganizationType,
+    TierRequirement,
+};
+use wb_store::{ResetTokenError, SessionStage, Store, StoreError};
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(wb_store::testing::sqlite().await).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(s) = wb_store::testing::postgres().await { super::$name(s).await }
+            })*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent,
+    institutions_round_trip,
+    institution_with_members_cannot_be_deleted,
+    users_are_unique_by_username_and_email,
+    passwords_and_first_sign_in,
+    reset_tokens_are_single_use_and_expire,
+    sessions_expire_and_idle_out,
+    throttle_locks_and_clears,
+    institution_requests_and_audit,
+);
+
+fn northfield() -> Institution {
+    Institution {
+        short_name: "northfield".into(),
+        display_name: "Northfield University".into(),
+        organization_type: OrganizationType::AcademicResearch,
+        organization_type_other: None,
+        agreement_type: AgreementType::Master,
+        tiers: vec![
+            TierRequirement::new(
+                AccessTier::Registered,
+                MembershipRequirement::Domains,
+                ["northfield.example", "med.northfield.example"],
+                Vec::<String>::new(),
+            ),
+            TierRequirement::new(
+                AccessTier::Controlled,
+                MembershipRequirement::Addresses,
+                Vec::<String>::new(),
+                ["ada@northfield.example"],
+            ),
+        ],
+        request_access_url: Some("https://northfield.example/research".into()),
+    }
+}
+
+fn details(username: &str) -> ProfileDetails {
+    validate_step2(
+        &Step2Input {
+            username: username.into(),
+            given_name: "Ada".into(),
+            family_name: "Lindqvist".into(),
+            degrees: vec!["phd".into(), "mph".into()],
+            street1: "1 College Way".into(),
+            city: "Northfield".into(),
+            state: "MN".into(),
+            zip: "55057".into(),
+            country: "United States".into(),
+            research_background: "Kidney disease epidemiology.".into(),
+            discovery: vec!["colleagues".into()],
+            race: vec!["prefer_not".into()],
+            year_of_birth: "1990".into(),
+            ..Default::default()
+        },
+        2026,
+    )
+    .unwrap()
+}
+
+fn affiliation(email: &str) -> Affiliation {
+    Affiliation {
+        institution: "northfield".into(),
+        contact_email: EmailAddress::parse(email).unwrap(),
+        role: Role::GraduateTrainee,
+        role_other: None,
+    }
+}
+
+async fn create(store: &Store, username: &str, email: &str) -> Result<i64, StoreError> {
+    let a = affiliation(email);
+    let d = details(username);
+    store
+        .create_user(&wb_store::NewUser {
+            affiliation: &a,
+            details: &d,
+            password_hash: "$argon2id$test",
+            temporary_password_expires_at: 1_000 + 7 * 86_400,
+            terms_version: 1,
+            terms_accepted_at: 990,
+            now: 1_000,
+        })
+        .await
+}
+
+
+async fn migrations_are_idempotent(store: Store) {
+    let again = store.migrate(5).await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(again.current, 1);
+    assert!(store.pending_migrations().await.unwrap().is_empty());
+}
+
+async fn institutions_round_trip(store: Store) {
+    let inst = northfield();
+    store.upsert_institution(&inst, 10).await.unwrap();
+    assert_eq!(store.institution("northfield").await.unwrap(), Some(inst.clone()));
+    let mut changed = inst.clone();
+    changed.display_name = "Northfield University (Main)".into();
+    changed.tiers.truncate(1);
+    store.upsert_institution(&changed, 11).await.unwrap();
+    assert_eq!(store.institutions().await.unwrap(), vec![changed]);
+    assert_eq!(store.institution("nowhere").await.unwrap(), None);
+}
+
+async fn institution_with_members_cannot_be_deleted(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    create(&store, "ada", "ada@northfield.example").await.unwrap();
+    assert!(matches!(
+        store.delete_institution("northfield").await,
+        Err(StoreError::Refused(_))
+    ));
+    let mut other = northfield();
+    other.short_name = "empty".into();
+    store.upsert_institution(&other, 10).await.unwrap();
+    store.delete_institution("empty").await.unwrap();
+    assert!(matches!(store.delete_institution("empty").await, Err(StoreError::NotFound)));
+}
+
+async fn users_are_unique_by_username_and_email(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "Ada@northfield.example").await.unwrap();
+    let u = store.user_by_username("ada").await.unwrap().unwrap();
+    assert_eq!(u.id, id);
+    assert_eq!(u.contact_email, "Ada@northfield.example");
+    assert!(u.password_is_temporary);
+    assert_eq!(u.demographics.year_of_birth, Some(1990));
+    assert_eq!(u.degrees.len(), 2);
+    assert!(store.username_taken("ada").await.unwrap());
+    assert!(store.contact_email_taken("ada@northfield.example").await.unwrap());
+    assert!(matches!(
+        create(&store, "ada", "other@northfield.example").await,
+        Err(StoreError::Conflict("username"))
+    ));
+    assert!(matches!(
+        create(&store, "ada2", "ADA@northfield.example").await,
+        Err(StoreError::Conflict("contact_email"))
+    ));
+    assert_eq!(store.terms_acceptances(id).await.unwrap(), vec![(1, 990)]);
+    let p = store.public_profile("ada").await.unwrap().unwrap();
+    assert_eq!(p.institution_name, "Northfield University");
+    assert_eq!(p.role, Role::GraduateTrainee);
+    store.set_disabled(id, true).await.unwrap();
+    assert!(store.public_profile("ada").await.unwrap().is_none());
+}
+
+async fn passwords_and_first_sign_in(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    store.record_sign_in(id, 2_000).await.unwrap();
+    store.record_sign_in(id, 3_000).await.unwrap();
+    store.set_password(id, "$argon2id$new", None, 2_100).await.unwrap();
+    let u = store.user_by_id(id).await.unwrap().unwrap();
+    assert_eq!(u.first_sign_in_at, Some(2_000));
+    assert!(!u.password_is_temporary);
+    assert_eq!(u.temporary_password_expires_at, None);
+    assert_eq!(u.password_changed_at, Some(2_100));
+    assert!(matches!(
+        store.set_password(9_999, "x", None, 1).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn reset_tokens_are_single_use_and_expire(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    store
+        .create_session("s1", id, SessionStage::Active, 100, 10_000, None, None)
+        .await
+        .unwrap();
+    store.create_reset_token(id, "t1", 100, 200).await.unwrap();
+    assert_eq!(store.check_reset_token("t1", 150).await.unwrap(), Ok(id));
+    assert_eq!(
+        store.check_reset_token("t1", 200).await.unwrap(),
+        Err(ResetTokenError::Expired)
+    );
+    assert_eq!(
+        store.check_reset_token("nope", 150).await.unwrap(),
+        Err(ResetTokenError::Unknown)
+    );
+    // A newer link replaces the older one.
+    store.create_reset_token(id, "t2", 110, 300).await.unwrap();
+    assert_eq!(
+        store.check_reset_token("t1", 150).await.unwrap(),
+        Err(ResetTokenError::Used)
+    );
+    assert_eq!(
+        store.reset_password_with_token("t2", "$argon2id$reset", 150).await.unwrap(),
+        Ok(id)
+    );
+    assert_eq!(
+        store.reset_password_with_token("t2", "$argon2id$again", 151).await.unwrap(),
+        Err(ResetTokenError::Used)
+    );
+    let u = store.user_by_id(id).await.unwrap().unwrap();
+    assert_eq!(u.password_hash, "$argon2id$reset");
+    assert_eq!(store.session_count(id).await.unwrap(), 0, "a reset ends every session");
+}
+
+async fn sessions_expire_and_idle_out(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    store
+        .create_session("a", id, SessionStage::PasswordChange, 1_000, 5_000, Some("127.0.0.1"), None)
+        .await
+        .unwrap();
+    let s = store.live_session("a", 1_500, 1_800).await.unwrap().unwrap();
+    assert_eq!(s.stage, SessionStage::PasswordChange);
+    // Idle for more than the limit: gone, and gone for good.
+    assert!(store.live_session("a", 1_500 + 1_801, 1_800).await.unwrap().is_none());
+    assert!(store.live_session("a", 1_600, 1_800).await.unwrap().is_none());
+    // Absolute expiry.
+    store
+        .create_session("b", id, SessionStage::Active, 1_000, 2_000, None, None)
+        .await
+        .unwrap();
+    assert!(store.live_session("b", 2_000, 10_000).await.unwrap().is_none());
+    // Ending other sessions keeps the current one.
+    for h in ["c", "d", "e"] {
+        store
+            .create_session(h, id, SessionStage::Active, 1_000, 9_000, None, None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_user_sessions(id, Some("c")).await.unwrap(), 2);
+    assert!(store.live_session("c", 1_100, 1_800).await.unwrap().is_some());
+    store.set_disabled(id, true).await.unwrap();
+    assert!(store.live_session("c", 1_100, 1_800).await.unwrap().is_none());
+}
+
+async fn throttle_locks_and_clears(store: Store) {
+    let key = "account:nobody";
+    for i in 1..5 {
+        let s = store.record_failure(key, 100 + i, 900, 5, 600).await.unwrap();
+        assert_eq!(s.failures, i);
+        assert_eq!(s.locked_until, None);
+    }
+    let s = store.record_failure(key, 110, 900, 5, 600).await.unwrap();
+    assert_eq!(s.locked_until, Some(710));
+    assert_eq!(store.throttle_locked_until(key, 500).await.unwrap(), Some(710));
+    assert_eq!(store.throttle_locked_until(key, 710).await.unwrap(), None);
+    // After the window a new count starts.
+    let s = store.record_failure(key, 5_000, 900, 5, 600).await.unwrap();
+    assert_eq!(s.failures, 1);
+    store.clear_failures(key).await.unwrap();
+    assert_eq!(store.throttle_locked_until(key, 5_001).await.unwrap(), None);
+}
+
+async fn institution_requests_and_audit(store: Store) {
+    let id = store
+        .create_institution_request(
+            "Lakeview College",
+            "Sam Ortiz",
+            "sam@lakeview.example",
+            None,
+            "Our faculty want access.",
+            50,
+        )
+        .await
+        .unwrap();
+    let all = store.institution_requests().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].id, id);
+    assert_eq!(all[0].status, "open");
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let uid = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    store
+        .audit(&wb_store::AuditEvent {
+            at: 60,
+            actor_user_id: Some(uid),
+            actor: "user:ada",
+            action: "password.changed",
+            target_user_id: Some(uid),
+            detail: "{}",
+            ip: Some("127.0.0.1"),
+        })
+        .await
+        .unwrap();
+    let events = store.audit_for_user(uid).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action, "password.changed");
+    store.set_meta("demo_loaded", "1").await.unwrap();
+    store.set_meta("demo_loaded", "2").await.unwrap();
+    assert_eq!(store.meta("demo_loaded").await.unwrap().as_deref(), Some("2"));
+}
