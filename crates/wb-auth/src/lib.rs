@@ -1,0 +1,8 @@
+//! Workbench authentication primitives: argon2id password hashes, the password policy
+//! (NIST SP 800-63B), random tokens, and HMAC-signed state for forms and CSRF.
+
+pub mod password;
+pub mod tokens;
+
+pub use password::{PasswordError, PasswordPolicy, hash_password, verify_password};
+pub use tokens::{Signer, random_token, sha256_hex, temporary_password};
