@@ -16,11 +16,15 @@ pub const MAX_LENGTH: usize = 256;
 /// Why a new password is refused. Each message tells the user what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
-    #[error("Use at least {MIN_LENGTH} characters (this has {0}). A few unrelated words make a long password that is easy to remember.")]
+    #[error(
+        "Use at least {MIN_LENGTH} characters (this has {0}). A few unrelated words make a long password that is easy to remember."
+    )]
     TooShort(usize),
     #[error("Use at most {MAX_LENGTH} characters.")]
     TooLong,
-    #[error("This password is on the list of common or easily guessed passwords{0}. Choose another: a few unrelated words work well.")]
+    #[error(
+        "This password is on the list of common or easily guessed passwords{0}. Choose another: a few unrelated words work well."
+    )]
     Guessable(String),
     #[error("Do not use your username, name, e-mail or the name of this service in your password.")]
     Personal,
@@ -139,11 +143,18 @@ mod tests {
             policy().check("fjordmaple7kit", "fjordmaple7kit"),
             Err(PasswordError::TooShort(14))
         );
-        assert!(policy().check("fjord maple kite", "fjord maple kite").is_ok());
+        assert!(
+            policy()
+                .check("fjord maple kite", "fjord maple kite")
+                .is_ok()
+        );
         let long = "x".repeat(MAX_LENGTH + 1);
         assert_eq!(policy().check(&long, &long), Err(PasswordError::TooLong));
         let p = "quilt harbor 🌊 lantern orchid velvet canyon thimble sparrow mosaic";
-        assert!(policy().check(p, p).is_ok(), "64+ characters with emoji and spaces");
+        assert!(
+            policy().check(p, p).is_ok(),
+            "64+ characters with emoji and spaces"
+        );
     }
 
     #[test]

@@ -48,7 +48,10 @@ type HmacSha256 = Hmac<Sha256>;
 
 impl Signer {
     pub fn new(key: &[u8]) -> Self {
-        assert!(key.len() >= 32, "the signing key must have at least 256 bits");
+        assert!(
+            key.len() >= 32,
+            "the signing key must have at least 256 bits"
+        );
         Self { key: key.to_vec() }
     }
 
@@ -124,13 +127,28 @@ mod tests {
     fn sealed_values_resist_tampering() {
         let s = Signer::new(&[7u8; 32]);
         let sealed = s.seal("signup", &("ada", 3), 100);
-        assert_eq!(s.open::<(String, i32)>("signup", &sealed, 99), Some(("ada".into(), 3)));
-        assert_eq!(s.open::<(String, i32)>("signup", &sealed, 100), None, "expired");
-        assert_eq!(s.open::<(String, i32)>("other", &sealed, 99), None, "wrong purpose");
+        assert_eq!(
+            s.open::<(String, i32)>("signup", &sealed, 99),
+            Some(("ada".into(), 3))
+        );
+        assert_eq!(
+            s.open::<(String, i32)>("signup", &sealed, 100),
+            None,
+            "expired"
+        );
+        assert_eq!(
+            s.open::<(String, i32)>("other", &sealed, 99),
+            None,
+            "wrong purpose"
+        );
         let mut bad = sealed.clone();
         bad.replace_range(0..1, if &sealed[0..1] == "e" { "f" } else { "e" });
         assert_eq!(s.open::<(String, i32)>("signup", &bad, 99), None, "altered");
         let other = Signer::new(&[8u8; 32]);
-        assert_eq!(other.open::<(String, i32)>("signup", &sealed, 99), None, "other key");
+        assert_eq!(
+            other.open::<(String, i32)>("signup", &sealed, 99),
+            None,
+            "other key"
+        );
     }
 }

@@ -150,9 +150,14 @@ pub struct Institution {
 pub enum EmailEligibility {
     Eligible,
     /// The institution's agreement does not cover this tier at all.
-    TierNotCovered { tier: AccessTier },
+    TierNotCovered {
+        tier: AccessTier,
+    },
     /// Master agreement: the address is not at one of the listed domains.
-    DomainNotListed { domain: String, allowed: Vec<String> },
+    DomainNotListed {
+        domain: String,
+        allowed: Vec<String>,
+    },
     /// Restricted agreement: the address is not one of the listed ones.
     AddressNotListed,
 }
@@ -264,11 +269,17 @@ impl Institution {
             match t.requirement {
                 MembershipRequirement::Domains if t.email_domains.is_empty() => errors.add(
                     "tiers",
-                    format!("{}: a domain agreement needs at least one e-mail domain.", t.tier),
+                    format!(
+                        "{}: a domain agreement needs at least one e-mail domain.",
+                        t.tier
+                    ),
                 ),
                 MembershipRequirement::Addresses if t.email_addresses.is_empty() => errors.add(
                     "tiers",
-                    format!("{}: a restricted agreement needs at least one address.", t.tier),
+                    format!(
+                        "{}: a restricted agreement needs at least one address.",
+                        t.tier
+                    ),
                 ),
                 _ => {}
             }
@@ -376,14 +387,23 @@ mod tests {
     fn restricted_agreement_matches_addresses_case_insensitively() {
         let i = restricted();
         assert!(
-            i.check_email(&email("grace.hopper@harborpoint.example"), AccessTier::Registered)
-                .is_eligible()
+            i.check_email(
+                &email("grace.hopper@harborpoint.example"),
+                AccessTier::Registered
+            )
+            .is_eligible()
         );
-        let r = i.check_email(&email("someone@harborpoint.example"), AccessTier::Registered);
+        let r = i.check_email(
+            &email("someone@harborpoint.example"),
+            AccessTier::Registered,
+        );
         assert_eq!(r, EmailEligibility::AddressNotListed);
         assert!(r.message(&i).unwrap().contains("select members"));
         assert_eq!(
-            i.check_email(&email("grace.hopper@harborpoint.example"), AccessTier::Controlled),
+            i.check_email(
+                &email("grace.hopper@harborpoint.example"),
+                AccessTier::Controlled
+            ),
             EmailEligibility::TierNotCovered {
                 tier: AccessTier::Controlled
             }

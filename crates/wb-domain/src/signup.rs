@@ -111,7 +111,11 @@ pub fn validate_step1(
             institution: inst.short_name.clone(),
             contact_email: email,
             role,
-            role_other: if role == Role::Other { role_other } else { None },
+            role_other: if role == Role::Other {
+                role_other
+            } else {
+                None
+            },
         }),
         _ => Err(errors),
     }
@@ -208,7 +212,10 @@ fn required_text(
                 t.chars().count()
             ),
         );
-    } else if t.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    } else if t
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         errors.add(field, "Remove the control characters from this field.");
     }
     t.to_owned()
@@ -268,7 +275,10 @@ fn valid_url(s: &str) -> bool {
 }
 
 /// Validates Step 2. `current_year` bounds the year of birth (the last 125 years).
-pub fn validate_step2(input: &Step2Input, current_year: i32) -> Result<ProfileDetails, FieldErrors> {
+pub fn validate_step2(
+    input: &Step2Input,
+    current_year: i32,
+) -> Result<ProfileDetails, FieldErrors> {
     let mut errors = FieldErrors::new();
     let username = match Username::parse(&input.username) {
         Ok(u) => Some(u),
@@ -381,7 +391,12 @@ pub fn validate_step2(input: &Step2Input, current_year: i32) -> Result<ProfileDe
     }
 
     let race = codes(&mut errors, "race", &input.race, RaceEthnicity::from_code);
-    let gender = codes(&mut errors, "gender", &input.gender, GenderIdentity::from_code);
+    let gender = codes(
+        &mut errors,
+        "gender",
+        &input.gender,
+        GenderIdentity::from_code,
+    );
     let orientation = codes(
         &mut errors,
         "orientation",
@@ -389,7 +404,10 @@ pub fn validate_step2(input: &Step2Input, current_year: i32) -> Result<ProfileDe
         SexualOrientation::from_code,
     );
     for (field, exclusive) in [
-        ("race", race.contains(&RaceEthnicity::PreferNot) && race.len() > 1),
+        (
+            "race",
+            race.contains(&RaceEthnicity::PreferNot) && race.len() > 1,
+        ),
         (
             "gender",
             gender.contains(&GenderIdentity::PreferNot) && gender.len() > 1,
@@ -400,7 +418,10 @@ pub fn validate_step2(input: &Step2Input, current_year: i32) -> Result<ProfileDe
         ),
     ] {
         if exclusive {
-            errors.add(field, "'Prefer not to answer' cannot be combined with other answers.");
+            errors.add(
+                field,
+                "'Prefer not to answer' cannot be combined with other answers.",
+            );
         }
     }
     let sex_at_birth = one_code(
@@ -588,7 +609,10 @@ mod tests {
             ("username", Box::new(|i| i.username = "x".into())),
             ("given_name", Box::new(|i| i.given_name = "  ".into())),
             ("family_name", Box::new(|i| i.family_name = "x".repeat(81))),
-            ("degrees", Box::new(|i| i.degrees = vec!["none".into(), "md".into()])),
+            (
+                "degrees",
+                Box::new(|i| i.degrees = vec!["none".into(), "md".into()]),
+            ),
             (
                 "professional_url",
                 Box::new(|i| i.professional_url = "javascript:alert(1)".into()),
@@ -599,13 +623,22 @@ mod tests {
                 Box::new(|i| i.research_background = "y".repeat(2001)),
             ),
             ("discovery", Box::new(|i| i.discovery.clear())),
-            ("discovery_other", Box::new(|i| i.discovery = vec!["other".into()])),
+            (
+                "discovery_other",
+                Box::new(|i| i.discovery = vec!["other".into()]),
+            ),
             (
                 "race",
                 Box::new(|i| i.race = vec!["asian".into(), "prefer_not".into()]),
             ),
-            ("sex_at_birth", Box::new(|i| i.sex_at_birth = "robot".into())),
-            ("year_of_birth", Box::new(|i| i.year_of_birth = "1800".into())),
+            (
+                "sex_at_birth",
+                Box::new(|i| i.sex_at_birth = "robot".into()),
+            ),
+            (
+                "year_of_birth",
+                Box::new(|i| i.year_of_birth = "1800".into()),
+            ),
         ];
         for (field, mutate) in cases {
             let mut input = good_step2();

@@ -169,12 +169,14 @@ impl Store {
         .await
         .map_err(|e| on_unique(e, &["username", "contact_email"]))?;
         let id: i64 = row.try_get(0)?;
-        sqlx::query("INSERT INTO terms_acceptances (user_id, version, accepted_at) VALUES ($1, $2, $3)")
-            .bind(id)
-            .bind(u.terms_version)
-            .bind(u.terms_accepted_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO terms_acceptances (user_id, version, accepted_at) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(u.terms_version)
+        .bind(u.terms_accepted_at)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(id)
     }

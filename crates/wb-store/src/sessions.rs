@@ -134,11 +134,13 @@ impl Store {
     }
 
     pub async fn session_count(&self, user_id: i64) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)?)
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(self.pool())
+                .await?
+                .try_get(0)?,
+        )
     }
 
     /// Removes expired sessions; returns how many.
@@ -184,7 +186,11 @@ impl Store {
             Some(r) => {
                 let f: i64 = r.try_get(0)?;
                 let s: i64 = r.try_get(1)?;
-                if now - s > window { (1, now) } else { (f + 1, s) }
+                if now - s > window {
+                    (1, now)
+                } else {
+                    (f + 1, s)
+                }
             }
             None => (1, now),
         };

@@ -107,7 +107,6 @@ async fn create(store: &Store, username: &str, email: &str) -> Result<i64, Store
         .await
 }
 
-
 async fn migrations_are_idempotent(store: Store) {
     let again = store.migrate(5).await.unwrap();
     assert!(again.applied.is_empty());
@@ -118,7 +117,10 @@ async fn migrations_are_idempotent(store: Store) {
 async fn institutions_round_trip(store: Store) {
     let inst = northfield();
     store.upsert_institution(&inst, 10).await.unwrap();
-    assert_eq!(store.institution("northfield").await.unwrap(), Some(inst.clone()));
+    assert_eq!(
+        store.institution("northfield").await.unwrap(),
+        Some(inst.clone())
+    );
     let mut changed = inst.clone();
     changed.display_name = "Northfield University (Main)".into();
     changed.tiers.truncate(1);
@@ -129,7 +131,9 @@ async fn institutions_round_trip(store: Store) {
 
 async fn institution_with_members_cannot_be_deleted(store: Store) {
     store.upsert_institution(&northfield(), 10).await.unwrap();
-    create(&store, "ada", "ada@northfield.example").await.unwrap();
+    create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
     assert!(matches!(
         store.delete_institution("northfield").await,
         Err(StoreError::Refused(_))
@@ -138,12 +142,17 @@ async fn institution_with_members_cannot_be_deleted(store: Store) {
     other.short_name = "empty".into();
     store.upsert_institution(&other, 10).await.unwrap();
     store.delete_institution("empty").await.unwrap();
-    assert!(matches!(store.delete_institution("empty").await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_institution("empty").await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn users_are_unique_by_username_and_email(store: Store) {
     store.upsert_institution(&northfield(), 10).await.unwrap();
-    let id = create(&store, "ada", "Ada@northfield.example").await.unwrap();
+    let id = create(&store, "ada", "Ada@northfield.example")
+        .await
+        .unwrap();
     let u = store.user_by_username("ada").await.unwrap().unwrap();
     assert_eq!(u.id, id);
     assert_eq!(u.contact_email, "Ada@northfield.example");
@@ -151,7 +160,12 @@ async fn users_are_unique_by_username_and_email(store: Store) {
     assert_eq!(u.demographics.year_of_birth, Some(1990));
     assert_eq!(u.degrees.len(), 2);
     assert!(store.username_taken("ada").await.unwrap());
-    assert!(store.contact_email_taken("ada@northfield.example").await.unwrap());
+    assert!(
+        store
+            .contact_email_taken("ada@northfield.example")
+            .await
+            .unwrap()
+    );
     assert!(matches!(
         create(&store, "ada", "other@northfield.example").await,
         Err(StoreError::Conflict("username"))
@@ -170,10 +184,15 @@ async fn users_are_unique_by_username_and_email(store: Store) {
 
 async fn passwords_and_first_sign_in(store: Store) {
     store.upsert_institution(&northfield(), 10).await.unwrap();
-    let id = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
     store.record_sign_in(id, 2_000).await.unwrap();
     store.record_sign_in(id, 3_000).await.unwrap();
-    store.set_password(id, "$argon2id$new", None, 2_100).await.unwrap();
+    store
+        .set_password(id, "$argon2id$new", None, 2_100)
+        .await
+        .unwrap();
     let u = store.user_by_id(id).await.unwrap().unwrap();
     assert_eq!(u.first_sign_in_at, Some(2_000));
     assert!(!u.password_is_temporary);
@@ -187,7 +206,9 @@ async fn passwords_and_first_sign_in(store: Store) {
 
 async fn reset_tokens_are_single_use_and_expire(store: Store) {
     store.upsert_institution(&northfield(), 10).await.unwrap();
-    let id = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
     store
         .create_session("s1", id, SessionStage::Active, 100, 10_000, None, None)
         .await
@@ -209,36 +230,78 @@ async fn reset_tokens_are_single_use_and_expire(store: Store) {
         Err(ResetTokenError::Used)
     );
     assert_eq!(
-        store.reset_password_with_token("t2", "$argon2id$reset", 150).await.unwrap(),
+        store
+            .reset_password_with_token("t2", "$argon2id$reset", 150)
+            .await
+            .unwrap(),
         Ok(id)
     );
     assert_eq!(
-        store.reset_password_with_token("t2", "$argon2id$again", 151).await.unwrap(),
+        store
+            .reset_password_with_token("t2", "$argon2id$again", 151)
+            .await
+            .unwrap(),
         Err(ResetTokenError::Used)
     );
     let u = store.user_by_id(id).await.unwrap().unwrap();
     assert_eq!(u.password_hash, "$argon2id$reset");
-    assert_eq!(store.session_count(id).await.unwrap(), 0, "a reset ends every session");
+    assert_eq!(
+        store.session_count(id).await.unwrap(),
+        0,
+        "a reset ends every session"
+    );
 }
 
 async fn sessions_expire_and_idle_out(store: Store) {
     store.upsert_institution(&northfield(), 10).await.unwrap();
-    let id = create(&store, "ada", "ada@northfield.example").await.unwrap();
-    store
-        .create_session("a", id, SessionStage::PasswordChange, 1_000, 5_000, Some("127.0.0.1"), None)
+    let id = create(&store, "ada", "ada@northfield.example")
         .await
         .unwrap();
-    let s = store.live_session("a", 1_500, 1_800).await.unwrap().unwrap();
+    store
+        .create_session(
+            "a",
+            id,
+            SessionStage::PasswordChange,
+            1_000,
+            5_000,
+            Some("127.0.0.1"),
+            None,
+        )
+        .await
+        .unwrap();
+    let s = store
+        .live_session("a", 1_500, 1_800)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(s.stage, SessionStage::PasswordChange);
     // Idle for more than the limit: gone, and gone for good.
-    assert!(store.live_session("a", 1_500 + 1_801, 1_800).await.unwrap().is_none());
-    assert!(store.live_session("a", 1_600, 1_800).await.unwrap().is_none());
+    assert!(
+        store
+            .live_session("a", 1_500 + 1_801, 1_800)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .live_session("a", 1_600, 1_800)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Absolute expiry.
     store
         .create_session("b", id, SessionStage::Active, 1_000, 2_000, None, None)
         .await
         .unwrap();
-    assert!(store.live_session("b", 2_000, 10_000).await.unwrap().is_none());
+    assert!(
+        store
+            .live_session("b", 2_000, 10_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Ending other sessions keeps the current one.
     for h in ["c", "d", "e"] {
         store
@@ -247,21 +310,39 @@ async fn sessions_expire_and_idle_out(store: Store) {
             .unwrap();
     }
     assert_eq!(store.delete_user_sessions(id, Some("c")).await.unwrap(), 2);
-    assert!(store.live_session("c", 1_100, 1_800).await.unwrap().is_some());
+    assert!(
+        store
+            .live_session("c", 1_100, 1_800)
+            .await
+            .unwrap()
+            .is_some()
+    );
     store.set_disabled(id, true).await.unwrap();
-    assert!(store.live_session("c", 1_100, 1_800).await.unwrap().is_none());
+    assert!(
+        store
+            .live_session("c", 1_100, 1_800)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn throttle_locks_and_clears(store: Store) {
     let key = "account:nobody";
     for i in 1..5 {
-        let s = store.record_failure(key, 100 + i, 900, 5, 600).await.unwrap();
+        let s = store
+            .record_failure(key, 100 + i, 900, 5, 600)
+            .await
+            .unwrap();
         assert_eq!(s.failures, i);
         assert_eq!(s.locked_until, None);
     }
     let s = store.record_failure(key, 110, 900, 5, 600).await.unwrap();
     assert_eq!(s.locked_until, Some(710));
-    assert_eq!(store.throttle_locked_until(key, 500).await.unwrap(), Some(710));
+    assert_eq!(
+        store.throttle_locked_until(key, 500).await.unwrap(),
+        Some(710)
+    );
     assert_eq!(store.throttle_locked_until(key, 710).await.unwrap(), None);
     // After the window a new count starts.
     let s = store.record_failure(key, 5_000, 900, 5, 600).await.unwrap();
@@ -287,7 +368,9 @@ async fn institution_requests_and_audit(store: Store) {
     assert_eq!(all[0].id, id);
     assert_eq!(all[0].status, "open");
     store.upsert_institution(&northfield(), 10).await.unwrap();
-    let uid = create(&store, "ada", "ada@northfield.example").await.unwrap();
+    let uid = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
     store
         .audit(&wb_store::AuditEvent {
             at: 60,
@@ -305,5 +388,8 @@ async fn institution_requests_and_audit(store: Store) {
     assert_eq!(events[0].action, "password.changed");
     store.set_meta("demo_loaded", "1").await.unwrap();
     store.set_meta("demo_loaded", "2").await.unwrap();
-    assert_eq!(store.meta("demo_loaded").await.unwrap().as_deref(), Some("2"));
+    assert_eq!(
+        store.meta("demo_loaded").await.unwrap().as_deref(),
+        Some("2")
+    );
 }

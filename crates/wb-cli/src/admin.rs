@@ -1,0 +1,198 @@
+//! `wb admin …`: institutions and institution requests (the admin web console comes later).
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use wb_domain::{
+    AccessTier, AgreementType, Institution, MembershipRequirement, OrganizationType,
+    TierRequirement,
+};
+use wb_store::Store;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Institutions with data use agreements.
+    Institution {
+        #[command(subcommand)]
+        command: InstitutionCommand,
+    },
+    /// Requests sent with "Don't see your institution listed?".
+    InstitutionRequests,
+}
+
+#[derive(Subcommand)]
+pub enum InstitutionCommand {
+    /// List every institution and its agreement.
+    List,
+    /// Create an institution, or replace an existing one with the same short name.
+    Set(InstitutionArgs),
+    /// Delete an institution that has no users.
+    Remove { short_name: String },
+}
+
+#[derive(Args)]
+pub struct InstitutionArgs {
+    /// Unique id: lower-case letters, digits, '-' and '_'.
+    #[arg(long)]
+    short_name: String,
+    /// The name users see.
+    #[arg(long)]
+    name: String,
+    /// academic, educational, health_center, industry or other.
+    #[arg(long = "type", default_value = "academic")]
+    organization_type: String,
+    /// Required with --type other.
+    #[arg(long)]
+    type_other: Option<String>,
+    /// master (any address at --domains) or restricted (only --addresses).
+    #[arg(long, default_value = "master")]
+    agreement: String,
+    /// Registered Tier e-mail domains (master agreements), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    domains: Vec<String>,
+    /// Registered Tier e-mail addresses (restricted agreements), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    addresses: Vec<String>,
+    /// Also grant Controlled Tier eligibility; with no --ct-domains/--ct-addresses the
+    /// Registered Tier lists are used.
+    #[arg(long)]
+    controlled: bool,
+    #[arg(long, value_delimiter = ',')]
+    ct_domains: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    ct_addresses: Vec<String>,
+    /// Where refused users can ask for access.
+    #[arg(long)]
+    request_access_url: Option<String>,
+}
+
+fn build(a: InstitutionArgs) -> Result<Institution> {
+    let Some(organization_type) = OrganizationType::from_code(&a.organization_type) else {
+        bail!(
+            "--type '{}' is not one of: {}",
+            a.organization_type,
+            OrganizationType::ALL
+                .iter()
+                .map(|o| o.code())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    let Some(agreement_type) = AgreementType::from_code(&a.agreement) else {
+        bail!(
+            "--agreement '{}' is not one of: master, restricted",
+            a.agreement
+        );
+    };
+    let requirement = agreement_type.default_requirement();
+    let mut tiers = vec![TierRequirement::new(
+        AccessTier::Registered,
+        requirement,
+        &a.domains,
+        &a.addresses,
+    )];
+    let ct_listed = !a.ct_domains.is_empty() || !a.ct_addresses.is_empty();
+    if a.controlled || ct_listed {
+        let (d, ad) = if ct_listed {
+            (&a.ct_domains, &a.ct_addresses)
+        } else {
+            (&a.domains, &a.addresses)
+        };
+        let req = if !d.is_empty() {
+            MembershipRequirement::Domains
+        } else {
+            MembershipRequirement::Addresses
+        };
+        tiers.push(TierRequirement::new(AccessTier::Controlled, req, d, ad));
+    }
+    let inst = Institution {
+        short_name: a.short_name,
+        display_name: a.name,
+        organization_type,
+        organization_type_other: a.type_other,
+        agreement_type,
+        tiers,
+        request_access_url: a.request_access_url,
+    };
+    if let Err(errors) = inst.validate() {
+        bail!("the institution is not valid: {errors}");
+    }
+    Ok(inst)
+}
+
+pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
+    let now = chrono::Utc::now().timestamp();
+    match command {
+        AdminCommand::Institution { command } => match command {
+            InstitutionCommand::List => {
+                for i in store.institutions().await? {
+                    println!(
+                        "{}  {}  ({}, {})",
+                        i.short_name,
+                        i.display_name,
+                        i.organization_type.code(),
+                        i.agreement_type.code()
+                    );
+                    for t in &i.tiers {
+                        let list = match t.requirement {
+                            MembershipRequirement::Domains => t
+                                .email_domains
+                                .iter()
+                                .map(|d| format!("@{d}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            MembershipRequirement::Addresses => t.email_addresses.join(", "),
+                            MembershipRequirement::NoAccess => "no access".into(),
+                        };
+                        println!("    {}: {}", t.tier.label(), list);
+                    }
+                }
+            }
+            InstitutionCommand::Set(args) => {
+                let inst = build(args)?;
+                let existed = store.institution(&inst.short_name).await?.is_some();
+                store.upsert_institution(&inst, now).await?;
+                store
+                    .audit(&wb_store::AuditEvent {
+                        at: now,
+                        actor_user_id: None,
+                        actor: "admin-cli",
+                        action: if existed {
+                            "institution.updated"
+                        } else {
+                            "institution.created"
+                        },
+                        target_user_id: None,
+                        detail: &inst.short_name,
+                        ip: None,
+                    })
+                    .await?;
+                println!(
+                    "{} {}.",
+                    if existed { "Updated" } else { "Created" },
+                    inst.display_name
+                );
+            }
+            InstitutionCommand::Remove { short_name } => {
+                store.delete_institution(&short_name).await?;
+                println!("Removed {short_name}.");
+            }
+        },
+        AdminCommand::InstitutionRequests => {
+            let all = store.institution_requests().await?;
+            if all.is_empty() {
+                println!("No requests.");
+            }
+            for r in all {
+                let when = chrono::DateTime::from_timestamp(r.created_at, 0)
+                    .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "#{} [{}] {}: {} <{}>, {}",
+                    r.id, r.status, when, r.contact_name, r.contact_email, r.institution_name
+                );
+                println!("    {}", r.reason);
+            }
+        }
+    }
+    Ok(())
+}

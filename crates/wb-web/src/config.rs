@@ -1,0 +1,217 @@
+//! Configuration: built-in defaults, then `wb.toml`, then `WB_*` environment variables (the
+//! binary layers them; this crate only defines the shape and the defaults).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded defaults keep their files: the SQLite database, the outbox, keys.
+    pub data_dir: PathBuf,
+    /// HMAC key for signed forms and CSRF tokens, at least 32 bytes. When unset a random key
+    /// is generated once and kept in `<data_dir>/secret.key`.
+    pub secret_key: Option<String>,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub mail: MailConfig,
+    pub accounts: AccountsConfig,
+    pub sessions: SessionConfig,
+    pub throttle: ThrottleConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: String,
+    /// The address users reach, used in e-mailed links. `https://` turns on Secure cookies and
+    /// HSTS.
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/wb.sqlite3?mode=rwc`.
+    pub url: Option<String>,
+    /// Apply pending migrations at start-up (otherwise `wb migrate` must be run first).
+    pub auto_migrate: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `file` (default: `.eml` files in `outbox_dir`), `smtp` or `memory`.
+    pub transport: String,
+    pub outbox_dir: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Accounts are named `username@<username_domain>`.
+    pub username_domain: String,
+    pub temporary_password_days: i64,
+    pub reset_link_minutes: i64,
+    pub support_email: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    pub idle_minutes: i64,
+    pub absolute_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Consecutive failed sign-ins for one account name before it is locked.
+    pub account_failures: i64,
+    /// Failed sign-ins from one IP address before it is locked.
+    pub ip_failures: i64,
+    pub window_minutes: i64,
+    pub lock_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Load the fictional demo institutions when the database has none.
+    pub load: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            secret_key: None,
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            mail: MailConfig::default(),
+            accounts: AccountsConfig::default(),
+            sessions: SessionConfig::default(),
+            throttle: ThrottleConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self { load: true }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: "file".into(),
+            outbox_dir: None,
+            smtp_url: None,
+            from: "Researcher Workbench <no-reply@researchworkbench.example>".into(),
+        }
+    }
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            username_domain: "researchworkbench.example".into(),
+            temporary_password_days: 7,
+            reset_link_minutes: 60,
+            support_email: "support@researchworkbench.example".into(),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+        }
+    }
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            account_failures: 10,
+            ip_failures: 50,
+            window_minutes: 15,
+            lock_minutes: 15,
+        }
+    }
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("wb.sqlite3").display()
+            )
+        })
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail
+            .outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.http.public_url.starts_with("https://")
+    }
+
+    /// Checks values that would otherwise fail later, with a message naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if url::Url::parse(&self.http.public_url).is_err() {
+            return Err(format!(
+                "http.public_url '{}' is not a URL",
+                self.http.public_url
+            ));
+        }
+        if !(1..=60).contains(&self.sessions.idle_minutes) {
+            return Err("sessions.idle_minutes must be between 1 and 60".into());
+        }
+        if !(1..=24).contains(&self.sessions.absolute_hours) {
+            return Err("sessions.absolute_hours must be between 1 and 24".into());
+        }
+        if !(1..=90).contains(&self.accounts.temporary_password_days) {
+            return Err("accounts.temporary_password_days must be between 1 and 90".into());
+        }
+        if !(5..=24 * 60).contains(&self.accounts.reset_link_minutes) {
+            return Err("accounts.reset_link_minutes must be between 5 and 1440".into());
+        }
+        if !(1..=100).contains(&self.throttle.account_failures) {
+            return Err("throttle.account_failures must be between 1 and 100".into());
+        }
+        match self.mail.transport.as_str() {
+            "file" | "memory" => {}
+            "smtp" if self.mail.smtp_url.is_some() => {}
+            "smtp" => return Err("mail.transport = \"smtp\" needs mail.smtp_url".into()),
+            other => {
+                return Err(format!(
+                    "mail.transport '{other}' is not one of file, smtp, memory"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

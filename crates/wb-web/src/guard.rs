@@ -1,0 +1,377 @@
+//! The checks every request passes, and the extractors that say what a handler needs.
+//!
+//! [`request_context`] runs first on every request. It reads the session and pre-session
+//! cookies, refuses any state-changing request that does not carry this site's CSRF token
+//! (and any that a browser marks as cross-site), and adds the security headers to every
+//! response. Handlers then take [`SignedIn`], [`PasswordChangePending`] or [`Visitor`], which
+//! check the session against the database on every request: nothing about a user's rights is
+//! cached in the cookie.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use wb_store::{SessionStage, UserRecord};
+
+use crate::error::{WebError, error_page};
+use crate::state::AppState;
+
+/// Form field and header that carry the CSRF token.
+pub const CSRF_FIELD: &str = "csrf_token";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Facts about the request, put in its extensions by [`request_context`].
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    /// The session cookie's value, if the browser sent one (it may be stale).
+    pub session_token: Option<String>,
+    /// A random per-browser value that binds CSRF tokens before sign-in.
+    pub pre_token: String,
+    pub ip: String,
+    pub user_agent: Option<String>,
+    pub csrf: String,
+}
+
+impl AppState {
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.config.secure_cookies() {
+            "__Host-wb_session"
+        } else {
+            "wb_session"
+        }
+    }
+
+    fn pre_cookie_name(&self) -> &'static str {
+        if self.config.secure_cookies() {
+            "__Host-wb_pre"
+        } else {
+            "wb_pre"
+        }
+    }
+
+    /// The CSRF token for forms rendered for a browser with these cookies.
+    pub fn csrf_token(&self, session_token: Option<&str>, pre_token: &str) -> String {
+        match session_token {
+            Some(s) => self.signer.tag("csrf-session", s),
+            None => self.signer.tag("csrf-pre", pre_token),
+        }
+    }
+
+    /// A cookie with the attributes every workbench cookie has.
+    pub fn cookie(&self, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .path("/")
+            .http_only(true)
+            .secure(self.config.secure_cookies())
+            .same_site(SameSite::Lax)
+            .max_age(time_duration(max_age_secs))
+            .build()
+    }
+
+    pub fn session_cookie(&self, token: String) -> Cookie<'static> {
+        self.cookie(
+            self.session_cookie_name(),
+            token,
+            self.config.sessions.absolute_hours * 3600,
+        )
+    }
+
+    pub fn expired_session_cookie(&self) -> Cookie<'static> {
+        self.cookie(self.session_cookie_name(), String::new(), 0)
+    }
+}
+
+fn time_duration(secs: i64) -> time::Duration {
+    time::Duration::seconds(secs)
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, v)| *k == name && !v.is_empty())
+        .map(|(_, v)| v.to_owned())
+}
+
+fn is_cross_site(headers: &HeaderMap, public_url: &str) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site == "cross-site"
+    {
+        return true;
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let own = url::Url::parse(public_url)
+            .ok()
+            .map(|u| u.origin().ascii_serialization());
+        let origin_host = url::Url::parse(origin).ok().and_then(|u| {
+            Some(format!(
+                "{}{}",
+                u.host_str()?,
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ))
+        });
+        return origin != "null"
+            && Some(origin.to_owned()) != own
+            && origin_host.as_deref() != Some(host);
+    }
+    false
+}
+
+fn csrf_failure() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form could not be accepted",
+        "The form was not sent from this site, or it was open too long and its security token \
+         no longer matches your session. Nothing was changed. Go back, reload the page and try \
+         again.",
+    )
+}
+
+/// The middleware every request passes. See the module documentation.
+pub async fn request_context(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let session_token = cookie_value(&parts.headers, state.session_cookie_name());
+    let existing_pre = cookie_value(&parts.headers, state.pre_cookie_name());
+    let pre_token = existing_pre.clone().unwrap_or_else(wb_auth::random_token);
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let csrf = state.csrf_token(session_token.as_deref(), &pre_token);
+    let session_token_for_check = session_token.clone();
+    let ctx = RequestContext {
+        session_token,
+        pre_token: pre_token.clone(),
+        ip,
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect()),
+        csrf: csrf.clone(),
+    };
+    parts.extensions.insert(ctx);
+
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if parts.method == Method::TRACE {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let request = if unsafe_method {
+        if is_cross_site(&parts.headers, &state.config.http.public_url) {
+            return with_headers(&state, csrf_failure(), None);
+        }
+        let bytes = match axum::body::to_bytes(body, 256 * 1024).await {
+            Ok(b) => b,
+            Err(_) => {
+                return error_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too much data",
+                    "The form sent more data than the workbench accepts (256 KiB).",
+                );
+            }
+        };
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                url::form_urlencoded::parse(&bytes)
+                    .find(|(k, _)| k == CSRF_FIELD)
+                    .map(|(_, v)| v.into_owned())
+            });
+        let ok = sent.is_some_and(|t| match &session_token_for_check {
+            Some(tok) => state.signer.verify_tag("csrf-session", tok, &t),
+            None => state.signer.verify_tag("csrf-pre", &pre_token, &t),
+        });
+        if !ok {
+            return with_headers(&state, csrf_failure(), None);
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        Request::from_parts(parts, body)
+    };
+    let response = next.run(request).await;
+    let set_pre = existing_pre.is_none().then_some(pre_token);
+    with_headers(&state, response, set_pre)
+}
+
+fn with_headers(state: &AppState, mut response: Response, set_pre: Option<String>) -> Response {
+    let h = response.headers_mut();
+    let fixed: [(&str, &str); 6] = [
+        (
+            "content-security-policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        ),
+    ];
+    for (k, v) in fixed {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.config.secure_cookies() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if let Some(pre) = set_pre {
+        let c = state.cookie(state.pre_cookie_name(), pre, 7 * 24 * 3600);
+        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = WebError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, WebError> {
+        parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| WebError::BadRequest("missing request context".into()))
+    }
+}
+
+/// A signed-in session as found in the database.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub stage: SessionStage,
+    pub user: UserRecord,
+    pub ctx: RequestContext,
+}
+
+async fn load_session(parts: &mut Parts, state: &AppState) -> Result<Option<Session>, WebError> {
+    let ctx = RequestContext::from_request_parts(parts, state).await?;
+    let Some(token) = ctx.session_token.clone() else {
+        return Ok(None);
+    };
+    let now = state.now();
+    let idle = state.config.sessions.idle_minutes * 60;
+    let Some(rec) = state
+        .store
+        .live_session(&wb_auth::sha256_hex(&token), now, idle)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(user) = state.store.user_by_id(rec.user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        token,
+        stage: rec.stage,
+        user,
+        ctx,
+    }))
+}
+
+/// Where to send someone who must sign in to see `parts`' page.
+fn to_sign_in(parts: &Parts) -> Response {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    Redirect::to(&format!("/sign-in?next={next}")).into_response()
+}
+
+/// A fully signed-in user (password changed). Anyone else is redirected: to "Sign In", or to
+/// "Change Your Password" when the session still has a temporary password.
+pub struct SignedIn(pub Session);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match load_session(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?
+        {
+            Some(s) if s.stage == SessionStage::Active => Ok(SignedIn(s)),
+            Some(_) => Err(Redirect::to("/change-password").into_response()),
+            None => Err(to_sign_in(parts)),
+        }
+    }
+}
+
+/// Any session, including one that must still change its temporary password.
+pub struct AnySession(pub Session);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match load_session(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?
+        {
+            Some(s) => Ok(AnySession(s)),
+            None => Err(to_sign_in(parts)),
+        }
+    }
+}
+
+/// Whoever is visiting: signed in or not.
+pub struct Visitor {
+    pub session: Option<Session>,
+    pub ctx: RequestContext,
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = WebError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let ctx = RequestContext::from_request_parts(parts, state).await?;
+        let session = load_session(parts, state).await?;
+        Ok(Visitor { session, ctx })
+    }
+}
+
+/// Accepts only a relative path on this site for `next=` redirects.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let n = next?.trim();
+    (n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://"))
+        .then(|| n.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_relative_only() {
+        assert_eq!(safe_next(Some("/people/ada")), Some("/people/ada".into()));
+        for bad in ["https://evil.example", "//evil.example", "/\\evil", "evil"] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Workbench web: the axum router, server-rendered pages and the checks every request passes.
+//!
+//! Layout:
+//! - [`config`]: the configuration shape and defaults.
+//! - [`state`]: what handlers share (store, mailer, signer, clock).
+//! - [`guard`]: the per-request context, CSRF check and security headers (middleware), and the
+//!   session extractors that name what each handler needs ([`guard::SignedIn`] …).
+//! - [`pages`]: one module per product area; handlers stay thin and call domain rules and the
+//!   store.
+//! - [`error`]: the one error type of this layer and how it becomes a page.
+
+pub mod assets;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod guard;
+pub mod pages;
+pub mod state;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use config::Config;
+pub use state::{AppState, Clock, ManualClock, SystemClock};
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    use pages::{access, account, public, signin};
+    Router::new()
+        .route("/", get(public::home))
+        .route("/healthz", get(public::healthz))
+        .route("/people/{username}", get(public::profile))
+        .route(
+            "/institutions/request",
+            get(public::institution_request_form).post(public::institution_request_submit),
+        )
+        .route(
+            "/create-account",
+            get(account::terms).post(account::terms_submit),
+        )
+        .route("/create-account/step-1", post(account::step1_submit))
+        .route("/create-account/step-2", post(account::step2_submit))
+        .route("/create-account/username", get(account::username_check))
+        .route("/create-account/roles", get(account::roles))
+        .route("/create-account/done", get(account::done))
+        .route("/complete-registration", get(signin::complete_registration))
+        .route(
+            "/sign-in",
+            get(signin::sign_in).post(signin::sign_in_submit),
+        )
+        .route("/sign-out", post(signin::sign_out))
+        .route(
+            "/change-password",
+            get(signin::change_password).post(signin::change_password_submit),
+        )
+        .route(
+            "/forgot-password",
+            get(signin::forgot_password).post(signin::forgot_password_submit),
+        )
+        .route(
+            "/reset-password/{token}",
+            get(signin::reset_password).post(signin::reset_password_submit),
+        )
+        .route("/data-access-requirements", get(access::requirements))
+        .route("/static/{file}", get(assets::serve))
+        .fallback(public::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::request_context,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until the future `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

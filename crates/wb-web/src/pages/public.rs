@@ -1,0 +1,224 @@
+//! Pages anyone may open: the home page, public researcher profiles, and the request to add an
+//! institution.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use serde::Deserialize;
+use wb_domain::{EmailAddress, FieldErrors};
+use wb_store::PublicProfile;
+
+use super::{Layout, ok, page};
+use crate::error::{WebError, WebResult};
+use crate::guard::Visitor;
+use crate::state::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    layout: Layout,
+}
+
+pub async fn home(v: Visitor) -> WebResult<Response> {
+    if v.session
+        .as_ref()
+        .is_some_and(|s| s.stage == wb_store::SessionStage::Active)
+    {
+        return Ok(Redirect::to("/data-access-requirements").into_response());
+    }
+    ok(&Home {
+        layout: Layout::new("Researcher Workbench", &v.ctx, v.session.as_ref()),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    p: PublicProfile,
+    role: String,
+    degrees: String,
+}
+
+pub async fn profile(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(username): Path<String>,
+) -> WebResult<Response> {
+    let p = state
+        .store
+        .public_profile(&username.to_ascii_lowercase())
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let role = match (&p.role, &p.role_other) {
+        (wb_domain::choices::Role::Other, Some(t)) => t.clone(),
+        (r, _) => r.label().to_owned(),
+    };
+    let degrees = p
+        .degrees
+        .iter()
+        .filter(|d| **d != wb_domain::choices::Degree::NoDegree)
+        .map(|d| d.label())
+        .collect::<Vec<_>>()
+        .join(", ");
+    ok(&ProfilePage {
+        layout: Layout::new(
+            &format!("{} {}", p.given_name, p.family_name),
+            &v.ctx,
+            v.session.as_ref(),
+        ),
+        p,
+        role,
+        degrees,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InstitutionRequestForm {
+    #[serde(default)]
+    institution_name: String,
+    #[serde(default)]
+    contact_name: String,
+    #[serde(default)]
+    contact_email: String,
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "institution_request.html")]
+struct InstitutionRequestPage {
+    layout: Layout,
+    form: InstitutionRequestForm,
+    errors: FieldErrors,
+    done: bool,
+}
+
+pub async fn institution_request_form(v: Visitor) -> WebResult<Response> {
+    ok(&InstitutionRequestPage {
+        layout: Layout::new(
+            "Request to add your institution",
+            &v.ctx,
+            v.session.as_ref(),
+        ),
+        form: InstitutionRequestForm::default(),
+        errors: FieldErrors::new(),
+        done: false,
+    })
+}
+
+pub async fn institution_request_submit(
+    State(state): State<AppState>,
+    v: Visitor,
+    Form(form): Form<InstitutionRequestForm>,
+) -> WebResult<Response> {
+    let mut errors = FieldErrors::new();
+    let limits = [
+        (
+            "institution_name",
+            form.institution_name.trim(),
+            200,
+            "Enter the institution's name.",
+        ),
+        (
+            "contact_name",
+            form.contact_name.trim(),
+            120,
+            "Enter your name.",
+        ),
+        (
+            "reason",
+            form.reason.trim(),
+            2000,
+            "Tell us why you need access.",
+        ),
+    ];
+    for (field, value, max, missing) in limits {
+        if value.is_empty() {
+            errors.add(field, missing);
+        } else if value.chars().count() > max {
+            errors.add(field, format!("Use at most {max} characters."));
+        }
+    }
+    let email = EmailAddress::parse(&form.contact_email);
+    if let Err(e) = &email {
+        errors.add("contact_email", e.to_string());
+    }
+    let website = form.website.trim();
+    if !website.is_empty()
+        && (!(website.starts_with("https://") || website.starts_with("http://"))
+            || url::Url::parse(website).is_err()
+            || website.len() > 500)
+    {
+        errors.add(
+            "website",
+            "Enter a web address starting with https://, or leave it empty.",
+        );
+    }
+    let layout = Layout::new(
+        "Request to add your institution",
+        &v.ctx,
+        v.session.as_ref(),
+    );
+    let Ok(email) = email else {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &InstitutionRequestPage {
+                layout,
+                form,
+                errors,
+                done: false,
+            },
+        );
+    };
+    if !errors.is_empty() {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &InstitutionRequestPage {
+                layout,
+                form,
+                errors,
+                done: false,
+            },
+        );
+    }
+    state
+        .store
+        .create_institution_request(
+            form.institution_name.trim(),
+            form.contact_name.trim(),
+            email.as_str(),
+            (!website.is_empty()).then_some(website),
+            form.reason.trim(),
+            state.now(),
+        )
+        .await?;
+    let mail = wb_mail::messages::institution_request_received(
+        email.as_str(),
+        &wb_mail::messages::InstitutionRequestReceived {
+            contact_name: form.contact_name.trim(),
+            institution_name: form.institution_name.trim(),
+        },
+    );
+    if let Err(e) = state.mailer.send(&mail).await {
+        tracing::warn!(error = %e, "could not confirm an institution request by e-mail");
+    }
+    ok(&InstitutionRequestPage {
+        layout,
+        form,
+        errors,
+        done: true,
+    })
+}

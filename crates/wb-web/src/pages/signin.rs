@@ -1,0 +1,618 @@
+//! "Sign In", the forced password change after the first sign-in, signing out, and
+//! "Forgot password".
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+use wb_auth::password::{PasswordError, PasswordPolicy, dummy_hash};
+use wb_domain::{EmailAddress, FieldErrors, Username};
+use wb_store::{SessionStage, UserRecord};
+
+use super::{Layout, ok, page};
+use crate::error::WebResult;
+use crate::guard::{AnySession, RequestContext, Visitor, safe_next};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SignInQuery {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<String>,
+    notice: Option<String>,
+    domain: String,
+}
+
+fn notice_text(code: Option<&str>) -> Option<String> {
+    Some(
+        match code? {
+            "signed-out" => "You have signed out.",
+            "reset" => "Your password was changed. Sign in with your new password.",
+            "complete" => {
+                "Welcome! Sign in with the username and temporary password from your welcome \
+                 e-mail. You will then choose your own password."
+            }
+            "expired" => "Your session ended. Sign in again to continue.",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+fn sign_in_page(
+    state: &AppState,
+    v: &Visitor,
+    username: String,
+    next: String,
+    error: Option<String>,
+    notice: Option<String>,
+) -> SignInPage {
+    SignInPage {
+        layout: Layout::new("Sign In", &v.ctx, None),
+        username,
+        next,
+        error,
+        notice,
+        domain: state.config.accounts.username_domain.clone(),
+    }
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    v: Visitor,
+    Query(q): Query<SignInQuery>,
+) -> WebResult<Response> {
+    if let Some(s) = &v.session {
+        return Ok(match s.stage {
+            SessionStage::Active => Redirect::to("/data-access-requirements"),
+            SessionStage::PasswordChange => Redirect::to("/change-password"),
+        }
+        .into_response());
+    }
+    ok(&sign_in_page(
+        &state,
+        &v,
+        q.username.unwrap_or_default(),
+        safe_next(q.next.as_deref()).unwrap_or_default(),
+        None,
+        notice_text(q.notice.as_deref()),
+    ))
+}
+
+/// "Complete Registration" from the welcome e-mail leads here, then to "Sign In".
+pub async fn complete_registration(Query(q): Query<SignInQuery>) -> Response {
+    let name: String =
+        url::form_urlencoded::byte_serialize(q.username.unwrap_or_default().as_bytes()).collect();
+    Redirect::to(&format!("/sign-in?notice=complete&username={name}")).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+const WRONG: &str = "The username or password is incorrect. Check both and try again, or use \
+\"Forgot password\".";
+
+fn locked_message(state: &AppState, until: i64) -> String {
+    let minutes = ((until - state.now()) + 59) / 60;
+    format!(
+        "Too many failed sign-in attempts. Wait {minutes} minute{} and try again, or use \
+         \"Forgot password\" to choose a new password.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+pub async fn sign_in_submit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    v: Visitor,
+    Form(form): Form<SignInForm>,
+) -> WebResult<Response> {
+    let now = state.now();
+    let t = &state.config.throttle;
+    let typed = form.username.trim().to_lowercase();
+    let account_key = format!("account:{typed}");
+    let ip_key = format!("ip:{}", v.ctx.ip);
+    let next = safe_next(Some(&form.next)).unwrap_or_default();
+    let refuse = |status: StatusCode, message: String| {
+        page(
+            status,
+            &sign_in_page(
+                &state,
+                &v,
+                form.username.clone(),
+                next.clone(),
+                Some(message),
+                None,
+            ),
+        )
+    };
+    for key in [&account_key, &ip_key] {
+        if let Some(until) = state.store.throttle_locked_until(key, now).await? {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(&state, until));
+        }
+    }
+    let user = match Username::parse_sign_in(&typed, &state.config.accounts.username_domain) {
+        Ok(u) => state.store.user_by_username(u.as_str()).await?,
+        Err(_) => None,
+    };
+    // Verify against a dummy hash for unknown names, so both cases take the same time.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.as_str())
+        .unwrap_or_else(|| dummy_hash());
+    let password_ok = wb_auth::verify_password(&form.password, hash) && user.is_some();
+    let Some(user) = user.filter(|_| password_ok) else {
+        let window = t.window_minutes * 60;
+        let lock = t.lock_minutes * 60;
+        let a = state
+            .store
+            .record_failure(&account_key, now, window, t.account_failures, lock)
+            .await?;
+        let i = state
+            .store
+            .record_failure(&ip_key, now, window, t.ip_failures, lock)
+            .await?;
+        if let Some(until) = a.locked_until.or(i.locked_until) {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(&state, until));
+        }
+        return refuse(StatusCode::UNAUTHORIZED, WRONG.into());
+    };
+    if user.disabled {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "This account is disabled. Contact {} if you think this is a mistake.",
+                state.config.accounts.support_email
+            ),
+        );
+    }
+    if user.password_is_temporary && user.temporary_password_expires_at.is_some_and(|e| e <= now) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "Your temporary password has expired. Use \"Forgot password\" below to get a link \
+             to choose a new password."
+                .into(),
+        );
+    }
+    state.store.clear_failures(&account_key).await?;
+    let stage = if user.password_is_temporary {
+        SessionStage::PasswordChange
+    } else {
+        SessionStage::Active
+    };
+    let jar = start_session(&state, jar, &v.ctx, &user, stage).await?;
+    state.store.record_sign_in(user.id, now).await?;
+    audit(&state, &user, "session.signed_in", &v.ctx).await?;
+    let to = match stage {
+        SessionStage::PasswordChange => "/change-password".to_owned(),
+        SessionStage::Active if !next.is_empty() => next,
+        SessionStage::Active => "/data-access-requirements".to_owned(),
+    };
+    Ok((jar, Redirect::to(&to)).into_response())
+}
+
+/// Ends the browser's current session (if any) and starts a new one with a new id.
+async fn start_session(
+    state: &AppState,
+    jar: CookieJar,
+    ctx: &RequestContext,
+    user: &UserRecord,
+    stage: SessionStage,
+) -> WebResult<CookieJar> {
+    if let Some(old) = &ctx.session_token {
+        state
+            .store
+            .delete_session(&wb_auth::sha256_hex(old))
+            .await?;
+    }
+    let token = wb_auth::random_token();
+    let now = state.now();
+    state
+        .store
+        .create_session(
+            &wb_auth::sha256_hex(&token),
+            user.id,
+            stage,
+            now,
+            now + state.config.sessions.absolute_hours * 3600,
+            Some(&ctx.ip),
+            ctx.user_agent.as_deref(),
+        )
+        .await?;
+    Ok(jar.add(state.session_cookie(token)))
+}
+
+async fn audit(
+    state: &AppState,
+    user: &UserRecord,
+    action: &str,
+    ctx: &RequestContext,
+) -> WebResult<()> {
+    state
+        .store
+        .audit(&wb_store::AuditEvent {
+            at: state.now(),
+            actor_user_id: Some(user.id),
+            actor: &format!("user:{}", user.username),
+            action,
+            target_user_id: Some(user.id),
+            detail: "{}",
+            ip: Some(&ctx.ip),
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn sign_out(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ctx: RequestContext,
+) -> WebResult<Response> {
+    if let Some(token) = &ctx.session_token {
+        state
+            .store
+            .delete_session(&wb_auth::sha256_hex(token))
+            .await?;
+    }
+    let mut r = (
+        jar.add(state.expired_session_cookie()),
+        Redirect::to("/sign-in?notice=signed-out"),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert("clear-site-data", HeaderValue::from_static("\"cache\""));
+    Ok(r)
+}
+
+#[derive(Template)]
+#[template(path = "change_password.html")]
+struct ChangePasswordPage {
+    layout: Layout,
+    forced: bool,
+    account: String,
+    errors: FieldErrors,
+    min: usize,
+}
+
+fn policy_context(state: &AppState, u: &UserRecord) -> Vec<String> {
+    vec![
+        u.username.clone(),
+        u.given_name.clone(),
+        u.family_name.clone(),
+        u.contact_email.clone(),
+        u.institution.clone(),
+        state.config.accounts.username_domain.clone(),
+    ]
+}
+
+fn change_page(
+    state: &AppState,
+    s: &crate::guard::Session,
+    errors: FieldErrors,
+) -> ChangePasswordPage {
+    ChangePasswordPage {
+        layout: Layout::new("Change Your Password", &s.ctx, Some(s)),
+        forced: s.stage == SessionStage::PasswordChange,
+        account: Username::parse(&s.user.username)
+            .map(|u| u.account_name(&state.config.accounts.username_domain))
+            .unwrap_or_else(|_| s.user.username.clone()),
+        errors,
+        min: wb_auth::password::MIN_LENGTH,
+    }
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    AnySession(s): AnySession,
+) -> WebResult<Response> {
+    ok(&change_page(&state, &s, FieldErrors::new()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangePasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+}
+
+pub async fn change_password_submit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    AnySession(s): AnySession,
+    Form(form): Form<ChangePasswordForm>,
+) -> WebResult<Response> {
+    let mut errors = FieldErrors::new();
+    // A voluntary change needs the current password; the forced change follows a sign-in
+    // with the temporary password in this very session.
+    if s.stage == SessionStage::Active
+        && !wb_auth::verify_password(&form.current_password, &s.user.password_hash)
+    {
+        errors.add("current_password", "Your current password is not correct.");
+    }
+    let context = policy_context(&state, &s.user);
+    let words: Vec<&str> = context.iter().map(String::as_str).collect();
+    let checked = PasswordPolicy { context: &words }
+        .check(&form.new_password, &form.confirm_password)
+        .and_then(|()| {
+            if wb_auth::verify_password(&form.new_password, &s.user.password_hash) {
+                Err(PasswordError::SameAsOld)
+            } else {
+                Ok(())
+            }
+        });
+    match checked {
+        Err(PasswordError::Mismatch) => {
+            errors.add("confirm_password", PasswordError::Mismatch.to_string())
+        }
+        Err(e) => errors.add("new_password", e.to_string()),
+        Ok(()) => {}
+    }
+    if !errors.is_empty() {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &change_page(&state, &s, errors),
+        );
+    }
+    let now = state.now();
+    let hash = wb_auth::hash_password(&form.new_password);
+    state
+        .store
+        .set_password(s.user.id, &hash, None, now)
+        .await?;
+    // A new password ends every session, this one included, and starts a fresh one.
+    state.store.delete_user_sessions(s.user.id, None).await?;
+    let jar = start_session(&state, jar, &s.ctx, &s.user, SessionStage::Active).await?;
+    audit(&state, &s.user, "password.changed", &s.ctx).await?;
+    let notice = wb_mail::messages::password_changed(
+        &s.user.contact_email,
+        &wb_mail::messages::PasswordChanged {
+            given_name: &s.user.given_name,
+            username: &s.user.username,
+            when: &state.date(now),
+            support_email: &state.config.accounts.support_email,
+        },
+    );
+    if let Err(e) = state.mailer.send(&notice).await {
+        tracing::warn!(error = %e, "password-changed notice not sent");
+    }
+    Ok((jar, Redirect::to("/data-access-requirements?welcome=1")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+struct ForgotPage {
+    layout: Layout,
+    login: String,
+    error: Option<String>,
+    sent: bool,
+    minutes: i64,
+}
+
+pub async fn forgot_password(State(state): State<AppState>, v: Visitor) -> WebResult<Response> {
+    ok(&ForgotPage {
+        layout: Layout::new("Forgot password", &v.ctx, None),
+        login: String::new(),
+        error: None,
+        sent: false,
+        minutes: state.config.accounts.reset_link_minutes,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    login: String,
+}
+
+pub async fn forgot_password_submit(
+    State(state): State<AppState>,
+    v: Visitor,
+    Form(form): Form<ForgotForm>,
+) -> WebResult<Response> {
+    let login = form.login.trim();
+    let minutes = state.config.accounts.reset_link_minutes;
+    if login.is_empty() {
+        return page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ForgotPage {
+                layout: Layout::new("Forgot password", &v.ctx, None),
+                login: form.login.clone(),
+                error: Some("Enter your username or your contact e-mail address.".into()),
+                sent: false,
+                minutes,
+            },
+        );
+    }
+    let user = if login.contains('@')
+        && !login
+            .to_lowercase()
+            .ends_with(&format!("@{}", state.config.accounts.username_domain))
+    {
+        match EmailAddress::parse(login) {
+            Ok(e) => state.store.user_by_contact_email(&e.canonical()).await?,
+            Err(_) => None,
+        }
+    } else {
+        match Username::parse_sign_in(login, &state.config.accounts.username_domain) {
+            Ok(u) => state.store.user_by_username(u.as_str()).await?,
+            Err(_) => None,
+        }
+    };
+    let now = state.now();
+    if let Some(user) = user.filter(|u| !u.disabled) {
+        // At most 5 links an hour per account, so the form cannot flood a mailbox.
+        let key = format!("reset:{}", user.id);
+        if state
+            .store
+            .throttle_locked_until(&key, now)
+            .await?
+            .is_none()
+        {
+            state.store.record_failure(&key, now, 3600, 5, 3600).await?;
+            let token = wb_auth::random_token();
+            state
+                .store
+                .create_reset_token(
+                    user.id,
+                    &wb_auth::sha256_hex(&token),
+                    now,
+                    now + minutes * 60,
+                )
+                .await?;
+            let mail = wb_mail::messages::password_reset(
+                &user.contact_email,
+                &wb_mail::messages::PasswordReset {
+                    given_name: &user.given_name,
+                    username: &user.username,
+                    reset_url: &state.link(&format!("/reset-password/{token}")),
+                    valid_minutes: minutes,
+                },
+            );
+            if let Err(e) = state.mailer.send(&mail).await {
+                tracing::error!(error = %e, "password reset e-mail not sent");
+            }
+            audit(&state, &user, "password.reset_requested", &v.ctx).await?;
+        }
+    }
+    // The same answer whether or not an account matched: no enumeration.
+    ok(&ForgotPage {
+        layout: Layout::new("Forgot password", &v.ctx, None),
+        login: String::new(),
+        error: None,
+        sent: true,
+        minutes,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+struct ResetPage {
+    layout: Layout,
+    token: String,
+    link_error: Option<String>,
+    errors: FieldErrors,
+    min: usize,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(token): Path<String>,
+) -> WebResult<Response> {
+    let check = state
+        .store
+        .check_reset_token(&wb_auth::sha256_hex(&token), state.now())
+        .await?;
+    let status = if check.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
+    page(
+        status,
+        &ResetPage {
+            layout: Layout::new("Choose a new password", &v.ctx, None),
+            token,
+            link_error: check.err().map(|e| e.to_string()),
+            errors: FieldErrors::new(),
+            min: wb_auth::password::MIN_LENGTH,
+        },
+    )
+}
+
+pub async fn reset_password_submit(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(token): Path<String>,
+    Form(form): Form<ChangePasswordForm>,
+) -> WebResult<Response> {
+    let hash_of_token = wb_auth::sha256_hex(&token);
+    let now = state.now();
+    let render = |status, link_error: Option<String>, errors| {
+        page(
+            status,
+            &ResetPage {
+                layout: Layout::new("Choose a new password", &v.ctx, None),
+                token: token.clone(),
+                link_error,
+                errors,
+                min: wb_auth::password::MIN_LENGTH,
+            },
+        )
+    };
+    let user_id = match state.store.check_reset_token(&hash_of_token, now).await? {
+        Ok(id) => id,
+        Err(e) => return render(StatusCode::GONE, Some(e.to_string()), FieldErrors::new()),
+    };
+    let Some(user) = state.store.user_by_id(user_id).await? else {
+        return render(
+            StatusCode::GONE,
+            Some("This link is not valid.".into()),
+            FieldErrors::new(),
+        );
+    };
+    let context = policy_context(&state, &user);
+    let words: Vec<&str> = context.iter().map(String::as_str).collect();
+    if let Err(e) =
+        (PasswordPolicy { context: &words }).check(&form.new_password, &form.confirm_password)
+    {
+        let mut errors = FieldErrors::new();
+        let field = if e == PasswordError::Mismatch {
+            "confirm_password"
+        } else {
+            "new_password"
+        };
+        errors.add(field, e.to_string());
+        return render(StatusCode::UNPROCESSABLE_ENTITY, None, errors);
+    }
+    let hash = wb_auth::hash_password(&form.new_password);
+    if let Err(e) = state
+        .store
+        .reset_password_with_token(&hash_of_token, &hash, now)
+        .await?
+    {
+        return render(StatusCode::GONE, Some(e.to_string()), FieldErrors::new());
+    }
+    audit(&state, &user, "password.reset", &v.ctx).await?;
+    let notice = wb_mail::messages::password_changed(
+        &user.contact_email,
+        &wb_mail::messages::PasswordChanged {
+            given_name: &user.given_name,
+            username: &user.username,
+            when: &state.date(now),
+            support_email: &state.config.accounts.support_email,
+        },
+    );
+    if let Err(e) = state.mailer.send(&notice).await {
+        tracing::warn!(error = %e, "password-changed notice not sent");
+    }
+    let mut r = Redirect::to("/sign-in?notice=reset").into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}

@@ -1,0 +1,99 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use wb_auth::Signer;
+use wb_mail::Mailer;
+use wb_store::Store;
+
+use crate::config::Config;
+
+/// The time source. Tests use [`ManualClock`] to move through expiry rules.
+pub trait Clock: Send + Sync + 'static {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: i64) -> Self {
+        Self(AtomicI64::new(start))
+    }
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub signer: Signer,
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        mailer: Mailer,
+        signer: Signer,
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            mailer,
+            signer,
+            config,
+            clock,
+        }))
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// An absolute link for e-mails.
+    pub fn link(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.config.http.public_url.trim_end_matches('/'),
+            path
+        )
+    }
+
+    /// "Dec 5, 2026" for a Unix time, as pages and e-mails show dates.
+    pub fn date(&self, at: i64) -> String {
+        chrono::DateTime::from_timestamp(at, 0)
+            .map(|d| d.format("%b %-d, %Y").to_string())
+            .unwrap_or_default()
+    }
+}
