@@ -69,17 +69,31 @@ impl PasswordPolicy<'_> {
         let mut words: Vec<String> = vec!["workbench".into(), "researchworkbench".into()];
         for c in self.context {
             let c = c.to_lowercase();
-            for part in c.split(|ch: char| !ch.is_alphanumeric()) {
-                if part.chars().count() >= 4 {
-                    words.push(part.to_owned());
+            let whole: String = c.chars().filter(|ch| ch.is_alphanumeric()).collect();
+            let local: String = c
+                .split('@')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|ch| ch.is_alphanumeric())
+                .collect();
+            let parts = c.split(|ch: char| !ch.is_alphanumeric()).map(str::to_owned);
+            for w in parts.chain([whole, local]) {
+                if w.chars().count() >= 3 && !words.contains(&w) {
+                    words.push(w);
                 }
             }
         }
-        // A password that is mostly a personal word plus padding is refused.
-        for w in &words {
-            if squeezed.contains(w.as_str()) && squeezed.len() < w.len() + 8 {
-                return Err(PasswordError::Personal);
-            }
+        // A password that is mostly the user's own words (or this service's name) plus a
+        // little padding is refused: strip those words and see how much is left.
+        let mut by_length = words.clone();
+        by_length.sort_by_key(|w| std::cmp::Reverse(w.len()));
+        let mut residue = squeezed.clone();
+        for w in &by_length {
+            residue = residue.replace(w.as_str(), "");
+        }
+        if residue.len() < squeezed.len() && residue.chars().count() < 10 {
+            return Err(PasswordError::Personal);
         }
         let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
         let entropy = zxcvbn::zxcvbn(&lower, &inputs);

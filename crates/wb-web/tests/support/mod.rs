@@ -1,0 +1,375 @@
+//! A real workbench server on 127.0.0.1 for HTTP tests, and helpers to drive its forms.
+
+use std::sync::Arc;
+
+use reqwest::cookie::CookieStore;
+use reqwest::header::HeaderMap;
+use reqwest::{StatusCode, redirect};
+use wb_mail::{Mailer, MemoryOutbox};
+use wb_store::Store;
+use wb_web::{AppState, Config, ManualClock};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
+    pub outbox: MemoryOutbox,
+    pub clock: Arc<ManualClock>,
+    pub store: Store,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+/// The value of the form field `name` (input value or textarea text) in `html`.
+pub fn field(html: &str, name: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!(
+        "input[name=\"{name}\"], textarea[name=\"{name}\"]"
+    ))
+    .unwrap();
+    doc.select(&sel).next().map(|e| {
+        if e.value().name() == "textarea" {
+            e.text().collect()
+        } else {
+            e.value().attr("value").unwrap_or_default().to_owned()
+        }
+    })
+}
+
+/// The visible text of a page, whitespace folded.
+pub fn text_of(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let main = scraper::Selector::parse("main").unwrap();
+    let text: String = doc
+        .select(&main)
+        .next()
+        .map(|m| m.text().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| html.to_owned());
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text of the page's error messages.
+pub fn error_text(html: &str) -> String {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(".field-error").unwrap();
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// The first capture of `pattern` in `text` (a tiny regex: one `(…\S+…)` group with literal
+/// text around `\S+` / `\S*`).
+pub fn extract(text: &str, pattern: &str) -> Option<String> {
+    // The patterns used here are "(https?://\S+<path>\S*)" shapes: find the path, then widen
+    // to the surrounding non-space run.
+    let inner = pattern.trim_start_matches('(').trim_end_matches(')');
+    let path = inner
+        .trim_start_matches(r"https?://\S+")
+        .trim_end_matches(r"\S*")
+        .trim_end_matches(r"\S+");
+    let at = text.find(path)?;
+    let start = text[..at]
+        .rfind(|c: char| c.is_whitespace())
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let end = text[at..]
+        .find(|c: char| c.is_whitespace())
+        .map(|i| at + i)
+        .unwrap_or(text.len());
+    Some(
+        text[start..end]
+            .trim_end_matches(['.', ',', ')', '>'])
+            .to_owned(),
+    )
+}
+
+/// A complete, valid Step 2.
+pub fn step2_fields(username: &str) -> Vec<(String, String)> {
+    [
+        ("username", username),
+        ("given_name", "Ada"),
+        ("family_name", "Lindqvist"),
+        ("degrees", "phd"),
+        ("street1", "1 College Way"),
+        ("city", "Northfield"),
+        ("state_province", "MN"),
+        ("zip", "55057"),
+        ("country", "United States"),
+        (
+            "research_background",
+            "Kidney disease epidemiology in rural populations.",
+        ),
+        ("discovery", "colleagues"),
+        ("sex_at_birth", "prefer_not"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+impl TestApp {
+    pub async fn spawn(store: Store) -> TestApp {
+        let mut config = Config::default();
+        config.throttle.account_failures = 3;
+        config.throttle.ip_failures = 1000;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        config.http.public_url = base.clone();
+        config.http.bind = addr.to_string();
+        let clock = Arc::new(ManualClock::new(1_790_000_000));
+        wb_web::demo::load_if_empty(&store, 1_790_000_000)
+            .await
+            .unwrap();
+        let (mailer, outbox): (Mailer, MemoryOutbox) = Mailer::memory(&config.mail.from);
+        let state = AppState::new(
+            store.clone(),
+            mailer,
+            wb_auth::Signer::new(&[42u8; 32]),
+            config,
+            clock.clone(),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(wb_web::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            base,
+            client,
+            jar,
+            outbox,
+            clock,
+            store,
+            _shutdown: tx,
+        }
+    }
+
+    async fn resp(r: reqwest::Response) -> Resp {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let location = headers
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = r.text().await.unwrap();
+        Resp {
+            status,
+            location,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        Self::resp(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// GET with an explicit Cookie header, bypassing the cookie jar.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Resp {
+        let c = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self::resp(
+            c.get(format!("{}{path}", self.base))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get_follow(&self, path: &str) -> Resp {
+        let mut r = self.get(path).await;
+        for _ in 0..5 {
+            match (&r.status, &r.location) {
+                (s, Some(l)) if s.is_redirection() => r = self.get(&l.clone()).await,
+                _ => break,
+            }
+        }
+        r
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::resp(req.send().await.unwrap()).await
+    }
+
+    /// Posts `fields` to `action` with the CSRF token of the page at `page`.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Resp {
+        let html = self.get(page).await.body;
+        self.submit_raw_form(action, &html, fields).await
+    }
+
+    /// Posts `fields` to `action` with the CSRF token found in `html`.
+    pub async fn submit_raw_form(&self, action: &str, html: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = field(html, "csrf_token").expect("the page has a CSRF token");
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post_raw(action, &all, &[]).await
+    }
+
+    fn csrf_now(&self, html: &str) -> String {
+        field(html, "csrf_token").unwrap()
+    }
+
+    /// Accepts the terms; returns the sign-up state for Step 1.
+    pub async fn accept_terms(&self) -> String {
+        let r = self
+            .submit(
+                "/create-account",
+                "/create-account",
+                &[("agree", "yes"), ("version", "1")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
+        field(&r.body, "state").unwrap()
+    }
+
+    pub async fn submit_state(&self, action: &str, state: &str, fields: &[(&str, &str)]) -> Resp {
+        let html = self.get("/create-account").await.body;
+        let token = self.csrf_now(&html);
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("state", state));
+        all.push(("csrf_token", &token));
+        self.post_raw(action, &all, &[]).await
+    }
+
+    pub async fn submit_owned_state(
+        &self,
+        action: &str,
+        state: &str,
+        fields: &[(String, String)],
+    ) -> Resp {
+        let borrowed: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.submit_state(action, state, &borrowed).await
+    }
+
+    /// Terms and Step 1 done; returns the state for Step 2.
+    pub async fn step1(&self, email: &str) -> String {
+        let state = self.accept_terms().await;
+        let r = self
+            .submit_state(
+                "/create-account/step-1",
+                &state,
+                &[
+                    ("institution", "northfield"),
+                    ("email", email),
+                    ("role", "graduate_trainee"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
+        field(&r.body, "state").unwrap()
+    }
+
+    /// Creates an account through the pages; returns the account name and the temporary
+    /// password from the welcome e-mail.
+    pub async fn create_account(&self, username: &str, email: &str) -> (String, String) {
+        let state = self.step1(email).await;
+        let r = self
+            .submit_owned_state("/create-account/step-2", &state, &step2_fields(username))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+        let done = self.get(r.location.as_deref().unwrap()).await;
+        assert_eq!(done.status, StatusCode::OK);
+        assert!(done.body.contains("Congratulations!"));
+        let account = scraper::Html::parse_document(&done.body)
+            .select(&scraper::Selector::parse("#account-name").unwrap())
+            .next()
+            .unwrap()
+            .text()
+            .collect::<String>();
+        let mail = self.outbox.last_to(email).expect("welcome e-mail");
+        let temp = mail
+            .text
+            .lines()
+            .find_map(|l| l.strip_prefix("Your Temporary Password: "))
+            .expect("temporary password line")
+            .trim()
+            .to_owned();
+        (account, temp)
+    }
+
+    pub async fn sign_in(&self, username: &str, password: &str) -> Resp {
+        self.submit(
+            "/sign-in",
+            "/sign-in",
+            &[("username", username), ("password", password)],
+        )
+        .await
+    }
+
+    /// Signs in with the temporary password and sets the test's good password.
+    pub async fn first_sign_in(&self, username: &str, temp: &str) {
+        let r = self.sign_in(username, temp).await;
+        assert_eq!(r.location.as_deref(), Some("/change-password"));
+        let p = "violet harbor lantern 2931";
+        let r = self
+            .submit(
+                "/change-password",
+                "/change-password",
+                &[("new_password", p), ("confirm_password", p)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    }
+
+    pub async fn sign_out(&self) {
+        let html = self.get("/sign-in").await.body;
+        let html = if field(&html, "csrf_token").is_some() {
+            html
+        } else {
+            self.get("/change-password").await.body
+        };
+        let r = self.submit_raw_form("/sign-out", &html, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+
+    /// The current session cookie value, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = self.base.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, v)| *k == "wb_session" && !v.is_empty())
+            .map(|(_, v)| v.to_owned())
+    }
+}
