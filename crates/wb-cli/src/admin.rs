@@ -24,7 +24,7 @@ pub enum InstitutionCommand {
     /// List every institution and its agreement.
     List,
     /// Create an institution, or replace an existing one with the same short name.
-    Set(InstitutionArgs),
+    Set(Box<InstitutionArgs>),
     /// Delete an institution that has no users.
     Remove { short_name: String },
 }
@@ -148,7 +148,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                 }
             }
             InstitutionCommand::Set(args) => {
-                let inst = build(args)?;
+                let inst = build(*args)?;
                 let existed = store.institution(&inst.short_name).await?.is_some();
                 store.upsert_institution(&inst, now).await?;
                 store

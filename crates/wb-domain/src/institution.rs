@@ -216,7 +216,7 @@ impl Institution {
             MembershipRequirement::NoAccess => EmailEligibility::TierNotCovered { tier },
             MembershipRequirement::Domains => {
                 let domain = email.domain().to_ascii_lowercase();
-                if req.email_domains.iter().any(|d| *d == domain) {
+                if req.email_domains.contains(&domain) {
                     EmailEligibility::Eligible
                 } else {
                     EmailEligibility::DomainNotListed {
@@ -227,7 +227,7 @@ impl Institution {
             }
             MembershipRequirement::Addresses => {
                 let canonical = email.canonical();
-                if req.email_addresses.iter().any(|a| *a == canonical) {
+                if req.email_addresses.contains(&canonical) {
                     EmailEligibility::Eligible
                 } else {
                     EmailEligibility::AddressNotListed

@@ -605,7 +605,8 @@ mod tests {
 
     #[test]
     fn step2_refuses_each_bad_field() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Step2Input)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Step2Input)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("username", Box::new(|i| i.username = "x".into())),
             ("given_name", Box::new(|i| i.given_name = "  ".into())),
             ("family_name", Box::new(|i| i.family_name = "x".repeat(81))),

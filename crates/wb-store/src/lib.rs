@@ -18,7 +18,7 @@ use sqlx::{AnyPool, Row};
 
 pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
 pub use institutions::InstitutionRequest;
-pub use sessions::{SessionRecord, SessionStage, ThrottleState};
+pub use sessions::{NewSession, SessionRecord, SessionStage, ThrottleState};
 
 /// Errors of the persistence layer.
 #[derive(Debug, thiserror::Error)]

@@ -39,6 +39,18 @@ pub struct SessionRecord {
     pub expires_at: i64,
 }
 
+/// A session to store. Only a hash of the cookie value is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user_id: i64,
+    pub stage: SessionStage,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
 /// The state of a throttle key after a failure was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleState {
@@ -48,27 +60,18 @@ pub struct ThrottleState {
 }
 
 impl Store {
-    pub async fn create_session(
-        &self,
-        id_hash: &str,
-        user_id: i64,
-        stage: SessionStage,
-        now: i64,
-        expires_at: i64,
-        ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> Result<()> {
+    pub async fn create_session(&self, s: &NewSession<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, stage, created_at, last_seen_at, expires_at, \
              ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
         )
-        .bind(id_hash)
-        .bind(user_id)
-        .bind(stage.code())
-        .bind(now)
-        .bind(expires_at)
-        .bind(ip)
-        .bind(user_agent)
+        .bind(s.id_hash)
+        .bind(s.user_id)
+        .bind(s.stage.code())
+        .bind(s.now)
+        .bind(s.expires_at)
+        .bind(s.ip)
+        .bind(s.user_agent)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -7,7 +7,7 @@ use wb_domain::{
     AccessTier, AgreementType, EmailAddress, Institution, MembershipRequirement, OrganizationType,
     TierRequirement,
 };
-use wb_store::{ResetTokenError, SessionStage, Store, StoreError};
+use wb_store::{NewSession, ResetTokenError, SessionStage, Store, StoreError};
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -210,7 +210,15 @@ async fn reset_tokens_are_single_use_and_expire(store: Store) {
         .await
         .unwrap();
     store
-        .create_session("s1", id, SessionStage::Active, 100, 10_000, None, None)
+        .create_session(&NewSession {
+            id_hash: "s1",
+            user_id: id,
+            stage: SessionStage::Active,
+            now: 100,
+            expires_at: 10_000,
+            ip: None,
+            user_agent: None,
+        })
         .await
         .unwrap();
     store.create_reset_token(id, "t1", 100, 200).await.unwrap();
@@ -258,15 +266,15 @@ async fn sessions_expire_and_idle_out(store: Store) {
         .await
         .unwrap();
     store
-        .create_session(
-            "a",
-            id,
-            SessionStage::PasswordChange,
-            1_000,
-            5_000,
-            Some("127.0.0.1"),
-            None,
-        )
+        .create_session(&NewSession {
+            id_hash: "a",
+            user_id: id,
+            stage: SessionStage::PasswordChange,
+            now: 1_000,
+            expires_at: 5_000,
+            ip: Some("127.0.0.1"),
+            user_agent: None,
+        })
         .await
         .unwrap();
     let s = store
@@ -292,7 +300,15 @@ async fn sessions_expire_and_idle_out(store: Store) {
     );
     // Absolute expiry.
     store
-        .create_session("b", id, SessionStage::Active, 1_000, 2_000, None, None)
+        .create_session(&NewSession {
+            id_hash: "b",
+            user_id: id,
+            stage: SessionStage::Active,
+            now: 1_000,
+            expires_at: 2_000,
+            ip: None,
+            user_agent: None,
+        })
         .await
         .unwrap();
     assert!(
@@ -305,7 +321,15 @@ async fn sessions_expire_and_idle_out(store: Store) {
     // Ending other sessions keeps the current one.
     for h in ["c", "d", "e"] {
         store
-            .create_session(h, id, SessionStage::Active, 1_000, 9_000, None, None)
+            .create_session(&NewSession {
+                id_hash: h,
+                user_id: id,
+                stage: SessionStage::Active,
+                now: 1_000,
+                expires_at: 9_000,
+                ip: None,
+                user_agent: None,
+            })
             .await
             .unwrap();
     }

@@ -204,7 +204,7 @@ fn restart(v: &Visitor) -> WebResult<Response> {
     page(
         StatusCode::BAD_REQUEST,
         &terms_page(
-            &v,
+            v,
             Some(
                 "Your sign-up was open for more than 3 hours, or the form was changed, so it \
                  cannot be used. Nothing was saved. Please start again."

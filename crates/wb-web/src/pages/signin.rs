@@ -231,15 +231,15 @@ async fn start_session(
     let now = state.now();
     state
         .store
-        .create_session(
-            &wb_auth::sha256_hex(&token),
-            user.id,
+        .create_session(&wb_store::NewSession {
+            id_hash: &wb_auth::sha256_hex(&token),
+            user_id: user.id,
             stage,
             now,
-            now + state.config.sessions.absolute_hours * 3600,
-            Some(&ctx.ip),
-            ctx.user_agent.as_deref(),
-        )
+            expires_at: now + state.config.sessions.absolute_hours * 3600,
+            ip: Some(&ctx.ip),
+            user_agent: ctx.user_agent.as_deref(),
+        })
         .await?;
     Ok(jar.add(state.session_cookie(token)))
 }
