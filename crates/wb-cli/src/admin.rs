@@ -196,3 +196,104 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: AdminCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<Institution> {
+        let cli = Cli::try_parse_from(std::iter::once("admin").chain(args.iter().copied()))?;
+        match cli.command {
+            AdminCommand::Institution {
+                command: InstitutionCommand::Set(a),
+            } => build(*a),
+            _ => bail!("not a set command"),
+        }
+    }
+
+    #[test]
+    fn master_agreement_with_controlled_tier() {
+        let i = parse(&[
+            "institution",
+            "set",
+            "--short-name",
+            "lakeview",
+            "--name",
+            "Lakeview College",
+            "--type",
+            "educational",
+            "--domains",
+            "lakeview.example,LV.example",
+            "--controlled",
+        ])
+        .unwrap();
+        assert_eq!(i.agreement_type, AgreementType::Master);
+        assert_eq!(
+            i.tier(AccessTier::Registered).unwrap().email_domains,
+            ["lakeview.example", "lv.example"]
+        );
+        assert_eq!(
+            i.tier(AccessTier::Controlled).unwrap().requirement,
+            MembershipRequirement::Domains
+        );
+    }
+
+    #[test]
+    fn restricted_agreement_lists_addresses() {
+        let i = parse(&[
+            "institution",
+            "set",
+            "--short-name",
+            "harbor",
+            "--name",
+            "Harbor",
+            "--agreement",
+            "restricted",
+            "--addresses",
+            "a@harbor.example",
+        ])
+        .unwrap();
+        assert_eq!(
+            i.tier(AccessTier::Registered).unwrap().requirement,
+            MembershipRequirement::Addresses
+        );
+        assert!(i.tier(AccessTier::Controlled).is_none());
+    }
+
+    #[test]
+    fn bad_arguments_say_what_is_wrong() {
+        let e = parse(&[
+            "institution",
+            "set",
+            "--short-name",
+            "x",
+            "--name",
+            "X",
+            "--type",
+            "castle",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("--type 'castle'"));
+        let e = parse(&["institution", "set", "--short-name", "x", "--name", "X"]).unwrap_err();
+        assert!(e.to_string().contains("at least one e-mail domain"), "{e}");
+        let e = parse(&[
+            "institution",
+            "set",
+            "--short-name",
+            "Bad Name",
+            "--name",
+            "X",
+            "--domains",
+            "x.example",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("short name"), "{e}");
+    }
+}

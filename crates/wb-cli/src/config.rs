@@ -21,9 +21,8 @@ pub fn load(path: Option<&Path>) -> Result<Config> {
     }
     // Variables for the test harness and the binary's own flags are not settings.
     fig = fig.merge(Env::prefixed("WB_").split("__").filter(|k| {
-        !k.as_str().starts_with("test_")
-            && !k.as_str().starts_with("e2e_")
-            && k.as_str() != "config"
+        let k = k.as_str().to_ascii_lowercase();
+        !(k.starts_with("test_") || k.starts_with("e2e_") || k == "config")
     }));
     let cfg: Config = fig.extract().context("reading the configuration")?;
     cfg.validate().map_err(anyhow::Error::msg)?;
@@ -83,4 +82,53 @@ pub fn mailer(cfg: &Config) -> Result<wb_mail::Mailer> {
         },
     };
     Ok(wb_mail::Mailer::new(&transport, &cfg.mail.from)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "wb.toml",
+                "[http]\nbind = \"127.0.0.1:9000\"\n[accounts]\ntemporary_password_days = 3\n",
+            )?;
+            jail.set_env("WB_HTTP__BIND", "127.0.0.1:9100");
+            jail.set_env("WB_MAIL__TRANSPORT", "memory");
+            // Harness variables are not settings and do not trip the unknown-key check.
+            jail.set_env("WB_TEST_POSTGRES_URL", "postgres://x/y");
+            let cfg = load(None).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(cfg.http.bind, "127.0.0.1:9100");
+            assert_eq!(cfg.accounts.temporary_password_days, 3);
+            assert_eq!(cfg.mail.transport, "memory");
+            assert_eq!(cfg.sessions.idle_minutes, 30, "defaults fill the rest");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_their_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("wb.toml", "[http]\nbnd = \"x\"\n")?;
+            let err = load(None).unwrap_err();
+            assert!(format!("{err:#}").contains("bnd"), "{err:#}");
+            jail.create_file("wb.toml", "[sessions]\nidle_minutes = 600\n")?;
+            let err = load(None).unwrap_err();
+            assert!(err.to_string().contains("sessions.idle_minutes"), "{err}");
+            jail.create_file("wb.toml", "[mail]\ntransport = \"smtp\"\n")?;
+            assert!(load(None).unwrap_err().to_string().contains("smtp_url"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact("postgres://wb:secret@db/wb"), "postgres://***@db/wb");
+        assert_eq!(
+            redact("sqlite://./data/wb.sqlite3"),
+            "sqlite://./data/wb.sqlite3"
+        );
+    }
 }
