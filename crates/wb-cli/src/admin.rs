@@ -17,6 +17,49 @@ pub enum AdminCommand {
     },
     /// Requests sent with "Don't see your institution listed?".
     InstitutionRequests,
+    /// Researchers' accounts and access modules.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Show a user's access modules, tiers and recent audit events.
+    Show { username: String },
+    /// Verify a user's identity manually (when no identity provider is configured).
+    VerifyIdentity {
+        username: String,
+        /// Why and how the identity was checked; recorded in the audit trail.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Bypass an access module for a user (or clear the bypass with --clear).
+    Bypass {
+        username: String,
+        /// two_factor, identity, rt_training, ct_training, code_of_conduct, profile_confirmation
+        #[arg(long)]
+        module: String,
+        #[arg(long, required_unless_present = "clear")]
+        reason: Option<String>,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Remove a user's 2-step verification after a lost device; they enrol again.
+    Reset2fa {
+        username: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Disable an account (ends its sessions) or enable it again with --enable.
+    Disable {
+        username: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,9 +162,159 @@ fn build(a: InstitutionArgs) -> Result<Institution> {
     Ok(inst)
 }
 
+async fn user(store: &Store, username: &str) -> Result<wb_store::UserRecord> {
+    match store
+        .user_by_username(&username.to_ascii_lowercase())
+        .await?
+    {
+        Some(u) => Ok(u),
+        None => bail!("there is no user '{username}'"),
+    }
+}
+
+async fn audit(store: &Store, now: i64, action: &str, target: i64, detail: &str) -> Result<()> {
+    store
+        .audit(&wb_store::AuditEvent {
+            at: now,
+            actor_user_id: None,
+            actor: "admin-cli",
+            action,
+            target_user_id: Some(target),
+            detail,
+            ip: None,
+        })
+        .await?;
+    Ok(())
+}
+
+async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
+    use wb_domain::access::AccessModule;
+    match command {
+        UserCommand::Show { username } => {
+            let u = user(store, &username).await?;
+            println!(
+                "{} {} <{}>  institution: {}{}",
+                u.given_name,
+                u.family_name,
+                u.contact_email,
+                u.institution,
+                if u.disabled { "  DISABLED" } else { "" }
+            );
+            let records = store.module_records(u.id).await?;
+            let policy = wb_domain::access::AccessPolicy::default();
+            for m in AccessModule::REGISTRATION_ORDER {
+                let status = wb_domain::access::module_status(
+                    *m,
+                    records.iter().find(|r| r.module == *m),
+                    &policy,
+                    now,
+                );
+                println!("  {:<22} {:?}", m.code(), status);
+            }
+            let tiers = store.user_tiers(u.id).await?;
+            println!(
+                "  tiers: {}",
+                tiers
+                    .iter()
+                    .map(|t| t.label())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            for e in store.audit_for_user(u.id).await?.iter().rev().take(10) {
+                println!("  {}  {}  {}  {}", e.at, e.actor, e.action, e.detail);
+            }
+        }
+        UserCommand::VerifyIdentity { username, reason } => {
+            let u = user(store, &username).await?;
+            anyhow::ensure!(
+                !reason.trim().is_empty(),
+                "--reason must say how the identity was checked"
+            );
+            store
+                .link_identity("manual", &format!("admin:{}", u.id), u.id, None, now)
+                .await?;
+            audit(store, now, "identity.verified_manually", u.id, &reason).await?;
+            println!("Verified the identity of {}.", u.username);
+        }
+        UserCommand::Bypass {
+            username,
+            module,
+            reason,
+            clear,
+        } => {
+            let u = user(store, &username).await?;
+            let Some(m) = AccessModule::from_code(&module) else {
+                bail!(
+                    "--module '{module}' is not one of: {}",
+                    AccessModule::ALL
+                        .iter()
+                        .map(|m| m.code())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            };
+            if clear {
+                store.set_module_bypass(u.id, m, None, now).await?;
+                audit(store, now, "module.bypass_cleared", u.id, m.code()).await?;
+                println!("Cleared the bypass of {} for {}.", m.code(), u.username);
+            } else {
+                let reason = reason.unwrap_or_default();
+                anyhow::ensure!(!reason.trim().is_empty(), "--reason must not be empty");
+                store.set_module_bypass(u.id, m, Some(&reason), now).await?;
+                audit(
+                    store,
+                    now,
+                    "module.bypassed",
+                    u.id,
+                    &format!("{}: {reason}", m.code()),
+                )
+                .await?;
+                println!("Bypassed {} for {}.", m.code(), u.username);
+            }
+        }
+        UserCommand::Reset2fa { username, reason } => {
+            let u = user(store, &username).await?;
+            store.reset_totp(u.id, now).await?;
+            store.delete_user_sessions(u.id, None).await?;
+            audit(store, now, "two_factor.reset", u.id, &reason).await?;
+            println!(
+                "Reset 2-step verification for {}; their sessions were ended.",
+                u.username
+            );
+        }
+        UserCommand::Disable {
+            username,
+            reason,
+            enable,
+        } => {
+            let u = user(store, &username).await?;
+            store.set_disabled(u.id, !enable).await?;
+            audit(
+                store,
+                now,
+                if enable {
+                    "user.enabled"
+                } else {
+                    "user.disabled"
+                },
+                u.id,
+                &reason,
+            )
+            .await?;
+            println!(
+                "{} {}.",
+                if enable { "Enabled" } else { "Disabled" },
+                u.username
+            );
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
     match command {
+        AdminCommand::User { command } => run_user(store, command, now).await?,
         AdminCommand::Institution { command } => match command {
             InstitutionCommand::List => {
                 for i in store.institutions().await? {

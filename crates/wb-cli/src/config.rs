@@ -85,6 +85,8 @@ pub fn mailer(cfg: &Config) -> Result<wb_mail::Mailer> {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment::Error, which is large by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

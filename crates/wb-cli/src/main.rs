@@ -101,7 +101,7 @@ async fn serve(cfg: wb_web::Config) -> Result<()> {
     let state = wb_web::AppState::new(
         store.clone(),
         mailer.clone(),
-        wb_auth::Signer::new(&key),
+        &key,
         cfg.clone(),
         Arc::new(wb_web::SystemClock),
     );

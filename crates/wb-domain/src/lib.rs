@@ -4,11 +4,14 @@
 //! without a database or a server. The web and store crates call these rules; they never
 //! re-implement them.
 
+pub mod access;
 pub mod choices;
+pub mod conduct;
 pub mod email;
 pub mod errors;
 pub mod institution;
 pub mod signup;
+pub mod training;
 pub mod username;
 
 pub use email::EmailAddress;

@@ -181,6 +181,14 @@ impl Store {
         Ok(id)
     }
 
+    /// The ids of every account that is not disabled, for scheduled jobs.
+    pub async fn active_user_ids(&self) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT id FROM users WHERE disabled = 0 ORDER BY id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     pub async fn username_taken(&self, username: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM users WHERE username = $1")
             .bind(username)

@@ -5,6 +5,7 @@
 //! TEXT for everything else. Migrations ship inside the binary ([`migrate`]). Callers pass the
 //! current time in, so expiry rules can be tested with a controllable clock.
 
+mod access;
 mod accounts;
 mod institutions;
 pub mod migrate;
@@ -16,6 +17,7 @@ use std::sync::Once;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use access::{Attempt, TotpRecord};
 pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, ThrottleState};

@@ -10,11 +10,14 @@ use sqlx::Row;
 use crate::{Backend, Result, Store, StoreError};
 
 /// (version, name, SQL).
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "accounts",
-    include_str!("../migrations/0001_accounts.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../migrations/0001_accounts.sql"),
+    ),
+    (2, "access", include_str!("../migrations/0002_access.sql")),
+];
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let id = match backend {

@@ -9,6 +9,8 @@ use crate::{Result, Store, StoreError};
 pub enum SessionStage {
     /// Signed in with a temporary password: the only thing allowed is choosing a new one.
     PasswordChange,
+    /// The password was right; the second factor (TOTP or a recovery code) is still due.
+    SecondFactor,
     /// Fully signed in.
     Active,
 }
@@ -17,6 +19,7 @@ impl SessionStage {
     pub fn code(self) -> &'static str {
         match self {
             SessionStage::PasswordChange => "password_change",
+            SessionStage::SecondFactor => "second_factor",
             SessionStage::Active => "active",
         }
     }
@@ -24,6 +27,7 @@ impl SessionStage {
     fn from_code(s: &str) -> Option<Self> {
         match s {
             "password_change" => Some(SessionStage::PasswordChange),
+            "second_factor" => Some(SessionStage::SecondFactor),
             "active" => Some(SessionStage::Active),
             _ => None,
         }

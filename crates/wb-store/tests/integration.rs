@@ -110,7 +110,7 @@ async fn create(store: &Store, username: &str, email: &str) -> Result<i64, Store
 async fn migrations_are_idempotent(store: Store) {
     let again = store.migrate(5).await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current, 1);
+    assert_eq!(again.current, 2);
     assert!(store.pending_migrations().await.unwrap().is_empty());
 }
 

@@ -19,7 +19,37 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub sessions: SessionConfig,
     pub throttle: ThrottleConfig,
+    pub access: AccessConfig,
     pub demo: DemoConfig,
+}
+
+/// Data access registration: how long completions last, reminders and the assessments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Training, the code of conduct and the profile confirmation expire after this many days.
+    pub expiry_days: i64,
+    /// Reminder e-mails go out this many days before access expires.
+    pub reminder_days: Vec<i64>,
+    /// The assessment pass mark, in percent.
+    pub pass_percent: u32,
+    /// After a failed assessment, the retake opens after this many hours (0: at once).
+    pub retake_wait_hours: i64,
+    pub rt_questions: usize,
+    pub ct_questions: usize,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self {
+            expiry_days: 365,
+            reminder_days: vec![30, 15, 7, 1],
+            pass_percent: 80,
+            retake_wait_hours: 24,
+            rt_questions: 10,
+            ct_questions: 8,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +126,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             sessions: SessionConfig::default(),
             throttle: ThrottleConfig::default(),
+            access: AccessConfig::default(),
             demo: DemoConfig::default(),
         }
     }
@@ -201,6 +232,18 @@ impl Config {
         }
         if !(1..=100).contains(&self.throttle.account_failures) {
             return Err("throttle.account_failures must be between 1 and 100".into());
+        }
+        if !(1..=3650).contains(&self.access.expiry_days) {
+            return Err("access.expiry_days must be between 1 and 3650".into());
+        }
+        if !(1..=100).contains(&self.access.pass_percent) {
+            return Err("access.pass_percent must be between 1 and 100".into());
+        }
+        if !(0..=24 * 30).contains(&self.access.retake_wait_hours) {
+            return Err("access.retake_wait_hours must be between 0 and 720".into());
+        }
+        if self.access.rt_questions == 0 || self.access.ct_questions == 0 {
+            return Err("access.rt_questions and access.ct_questions must be at least 1".into());
         }
         match self.mail.transport.as_str() {
             "file" | "memory" => {}

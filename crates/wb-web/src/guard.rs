@@ -266,6 +266,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
 #[derive(Clone, Debug)]
 pub struct Session {
     pub token: String,
+    pub token_hash: String,
     pub stage: SessionStage,
     pub user: UserRecord,
     pub ctx: RequestContext,
@@ -289,6 +290,7 @@ async fn load_session(parts: &mut Parts, state: &AppState) -> Result<Option<Sess
         return Ok(None);
     };
     Ok(Some(Session {
+        token_hash: wb_auth::sha256_hex(&token),
         token,
         stage: rec.stage,
         user,
@@ -319,13 +321,17 @@ impl FromRequestParts<AppState> for SignedIn {
             .map_err(IntoResponse::into_response)?
         {
             Some(s) if s.stage == SessionStage::Active => Ok(SignedIn(s)),
+            Some(s) if s.stage == SessionStage::SecondFactor => {
+                Err(Redirect::to("/sign-in/verify").into_response())
+            }
             Some(_) => Err(Redirect::to("/change-password").into_response()),
             None => Err(to_sign_in(parts)),
         }
     }
 }
 
-/// Any session, including one that must still change its temporary password.
+/// A session past the second factor, including one that must still change its temporary
+/// password.
 pub struct AnySession(pub Session);
 
 impl FromRequestParts<AppState> for AnySession {
@@ -335,7 +341,27 @@ impl FromRequestParts<AppState> for AnySession {
             .await
             .map_err(IntoResponse::into_response)?
         {
+            Some(s) if s.stage == SessionStage::SecondFactor => {
+                Err(Redirect::to("/sign-in/verify").into_response())
+            }
             Some(s) => Ok(AnySession(s)),
+            None => Err(to_sign_in(parts)),
+        }
+    }
+}
+
+/// A session whose password was right and whose second factor is still due.
+pub struct SecondFactorPending(pub Session);
+
+impl FromRequestParts<AppState> for SecondFactorPending {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match load_session(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?
+        {
+            Some(s) if s.stage == SessionStage::SecondFactor => Ok(SecondFactorPending(s)),
+            Some(_) => Err(Redirect::to("/data-access-requirements").into_response()),
             None => Err(to_sign_in(parts)),
         }
     }

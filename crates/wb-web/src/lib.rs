@@ -14,7 +14,9 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod guard;
+pub mod jobs;
 pub mod pages;
+pub mod registration;
 pub mod state;
 
 use axum::Router;
@@ -25,7 +27,7 @@ pub use state::{AppState, Clock, ManualClock, SystemClock};
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    use pages::{access, account, public, signin};
+    use pages::{access, account, conduct, profile, public, signin, training, twofactor};
     Router::new()
         .route("/", get(public::home))
         .route("/healthz", get(public::healthz))
@@ -62,6 +64,38 @@ pub fn router(state: AppState) -> Router {
             get(signin::reset_password).post(signin::reset_password_submit),
         )
         .route("/data-access-requirements", get(access::requirements))
+        .route(
+            "/two-step-verification",
+            get(twofactor::two_step).post(twofactor::two_step_confirm),
+        )
+        .route("/code-of-conduct", get(conduct::read))
+        .route(
+            "/code-of-conduct/accept",
+            get(conduct::accept).post(conduct::accept_submit),
+        )
+        .route("/profile", get(profile::my_profile))
+        .route("/profile/confirm", post(profile::confirm_profile))
+        .route("/identity", get(profile::identity))
+        .route("/home", get(profile::home))
+        .route("/training", get(training::courses))
+        .route("/training/{course}", get(training::course))
+        .route(
+            "/training/{course}/modules/{module}",
+            get(training::module).post(training::module_done),
+        )
+        .route(
+            "/training/{course}/assessment/start",
+            post(training::start_assessment),
+        )
+        .route(
+            "/training/{course}/assessment",
+            get(training::assessment).post(training::submit_assessment),
+        )
+        .route("/training/{course}/certificate", get(training::certificate))
+        .route(
+            "/sign-in/verify",
+            get(twofactor::verify).post(twofactor::verify_submit),
+        )
         .route("/static/{file}", get(assets::serve))
         .fallback(public::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use wb_auth::Signer;
+use wb_auth::secretbox::SecretBox;
 use wb_mail::Mailer;
 use wb_store::Store;
 
@@ -49,6 +50,8 @@ pub struct Inner {
     pub store: Store,
     pub mailer: Mailer,
     pub signer: Signer,
+    /// Encrypts secrets kept in the database (TOTP seeds).
+    pub secrets: SecretBox,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
 }
@@ -61,17 +64,20 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// `key` is the server's secret (at least 32 bytes): it signs forms and CSRF tokens and,
+    /// through a derived key, encrypts stored secrets.
     pub fn new(
         store: Store,
         mailer: Mailer,
-        signer: Signer,
+        key: &[u8],
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self(Arc::new(Inner {
             store,
             mailer,
-            signer,
+            signer: Signer::new(key),
+            secrets: SecretBox::derive(key, "workbench secrets at rest v1"),
             config,
             clock,
         }))
@@ -88,6 +94,13 @@ impl AppState {
             self.config.http.public_url.trim_end_matches('/'),
             path
         )
+    }
+
+    /// "Dec 5, 2026 14:30 UTC" for a Unix time.
+    pub fn datetime(&self, at: i64) -> String {
+        chrono::DateTime::from_timestamp(at, 0)
+            .map(|d| d.format("%b %-d, %Y %H:%M UTC").to_string())
+            .unwrap_or_default()
     }
 
     /// "Dec 5, 2026" for a Unix time, as pages and e-mails show dates.

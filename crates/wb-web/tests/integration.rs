@@ -1,11 +1,13 @@
 //! HTTP tests against a real server on 127.0.0.1, on SQLite and (when the test command
 //! provides one) PostgreSQL. Mail goes to the memory transport; time is a manual clock.
 
+mod access;
 mod support;
 
 use reqwest::StatusCode;
 use support::{TestApp, field, text_of};
 
+#[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite {

@@ -515,6 +515,16 @@ pub async fn step2_submit(
         }
         Err(e) => return Err(e.into()),
     };
+    // The profile was entered just now: it counts as confirmed for the year.
+    state
+        .store
+        .complete_module(
+            user_id,
+            wb_domain::access::AccessModule::ProfileConfirmation,
+            now,
+            None,
+        )
+        .await?;
     let account = details
         .username
         .account_name(&state.config.accounts.username_domain);

@@ -2,8 +2,12 @@
 
 pub mod access;
 pub mod account;
+pub mod conduct;
+pub mod profile;
 pub mod public;
 pub mod signin;
+pub mod training;
+pub mod twofactor;
 
 use askama::Template;
 use axum::http::StatusCode;

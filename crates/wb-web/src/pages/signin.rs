@@ -80,6 +80,7 @@ pub async fn sign_in(
     if let Some(s) = &v.session {
         return Ok(match s.stage {
             SessionStage::Active => Redirect::to("/data-access-requirements"),
+            SessionStage::SecondFactor => Redirect::to("/sign-in/verify"),
             SessionStage::PasswordChange => Redirect::to("/change-password"),
         }
         .into_response());
@@ -197,8 +198,15 @@ pub async fn sign_in_submit(
         );
     }
     state.store.clear_failures(&account_key).await?;
+    let has_second_factor = state
+        .store
+        .totp(user.id)
+        .await?
+        .is_some_and(|t| t.confirmed_at.is_some());
     let stage = if user.password_is_temporary {
         SessionStage::PasswordChange
+    } else if has_second_factor {
+        SessionStage::SecondFactor
     } else {
         SessionStage::Active
     };
@@ -207,6 +215,7 @@ pub async fn sign_in_submit(
     audit(&state, &user, "session.signed_in", &v.ctx).await?;
     let to = match stage {
         SessionStage::PasswordChange => "/change-password".to_owned(),
+        SessionStage::SecondFactor => "/sign-in/verify".to_owned(),
         SessionStage::Active if !next.is_empty() => next,
         SessionStage::Active => "/data-access-requirements".to_owned(),
     };
@@ -214,7 +223,7 @@ pub async fn sign_in_submit(
 }
 
 /// Ends the browser's current session (if any) and starts a new one with a new id.
-async fn start_session(
+pub(crate) async fn start_session(
     state: &AppState,
     jar: CookieJar,
     ctx: &RequestContext,

@@ -16,6 +16,7 @@ pub struct TestApp {
     pub outbox: MemoryOutbox,
     pub clock: Arc<ManualClock>,
     pub store: Store,
+    pub state: AppState,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -129,15 +130,9 @@ impl TestApp {
             .await
             .unwrap();
         let (mailer, outbox): (Mailer, MemoryOutbox) = Mailer::memory(&config.mail.from);
-        let state = AppState::new(
-            store.clone(),
-            mailer,
-            wb_auth::Signer::new(&[42u8; 32]),
-            config,
-            clock.clone(),
-        );
+        let state = AppState::new(store.clone(), mailer, &[42u8; 32], config, clock.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(wb_web::serve(listener, state, async {
+        tokio::spawn(wb_web::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
         let jar = Arc::new(reqwest::cookie::Jar::default());
@@ -153,6 +148,7 @@ impl TestApp {
             outbox,
             clock,
             store,
+            state,
             _shutdown: tx,
         }
     }
@@ -228,13 +224,21 @@ impl TestApp {
 
     /// Posts `fields` to `action` with the CSRF token of the page at `page`.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Resp {
-        let html = self.get(page).await.body;
+        let got = self.get(page).await;
+        assert!(
+            got.status.is_success() || got.status.is_client_error(),
+            "GET {page} answered {} (to {:?})",
+            got.status,
+            got.location
+        );
+        let html = got.body;
         self.submit_raw_form(action, &html, fields).await
     }
 
     /// Posts `fields` to `action` with the CSRF token found in `html`.
     pub async fn submit_raw_form(&self, action: &str, html: &str, fields: &[(&str, &str)]) -> Resp {
-        let token = field(html, "csrf_token").expect("the page has a CSRF token");
+        let token = field(html, "csrf_token")
+            .unwrap_or_else(|| panic!("the page has no CSRF token: {}", text_of(html)));
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf_token", &token));
         self.post_raw(action, &all, &[]).await
@@ -282,14 +286,19 @@ impl TestApp {
     /// Terms and Step 1 done; returns the state for Step 2.
     pub async fn step1(&self, email: &str) -> String {
         let state = self.accept_terms().await;
+        let (institution, role) = if email.ends_with("@cedarvalley.example") {
+            ("cedar-valley", "teacher")
+        } else {
+            ("northfield", "graduate_trainee")
+        };
         let r = self
             .submit_state(
                 "/create-account/step-1",
                 &state,
                 &[
-                    ("institution", "northfield"),
+                    ("institution", institution),
                     ("email", email),
-                    ("role", "graduate_trainee"),
+                    ("role", role),
                 ],
             )
             .await;
@@ -371,5 +380,100 @@ impl TestApp {
             .filter_map(|kv| kv.trim().split_once('='))
             .find(|(k, v)| *k == "wb_session" && !v.is_empty())
             .map(|(_, v)| v.to_owned())
+    }
+}
+
+impl TestApp {
+    /// Creates an account, signs in and sets the good password; returns the username.
+    pub async fn signed_in_user(&self, username: &str, email: &str) -> String {
+        let (_, temp) = self.create_account(username, email).await;
+        self.first_sign_in(username, &temp).await;
+        username.to_owned()
+    }
+
+    /// The text content of the element with `id` in `html`.
+    pub fn by_id(html: &str, id: &str) -> Option<String> {
+        let doc = scraper::Html::parse_document(html);
+        let sel = scraper::Selector::parse(&format!("#{id}")).ok()?;
+        doc.select(&sel)
+            .next()
+            .map(|e| e.text().collect::<String>())
+    }
+
+    /// Turns on 2-step verification; returns the secret and the recovery codes.
+    pub async fn enrol_totp(&self) -> (wb_auth::totp::TotpSecret, Vec<String>) {
+        let page = self.get("/two-step-verification").await;
+        let secret_text = Self::by_id(&page.body, "totp-secret").expect("secret shown");
+        let secret = wb_auth::totp::TotpSecret::from_base32(&secret_text).unwrap();
+        let code = wb_auth::totp::code_at(&secret, wb_web::Clock::now(&*self.clock));
+        let r = self
+            .submit_raw_form("/two-step-verification", &page.body, &[("code", &code)])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
+        let doc = scraper::Html::parse_document(&r.body);
+        let sel = scraper::Selector::parse("#recovery-codes code").unwrap();
+        let codes = doc
+            .select(&sel)
+            .map(|e| e.text().collect::<String>())
+            .collect();
+        (secret, codes)
+    }
+
+    /// Reads every module of a course and returns the answers to the open assessment.
+    pub async fn take_assessment(&self, course: &str, all_correct: bool) -> Resp {
+        let c = wb_domain::training::course(course).unwrap();
+        for m in c.modules {
+            let path = format!("/training/{course}/modules/{}", m.key);
+            let r = self.submit(&path, &path, &[]).await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER);
+        }
+        let start = format!("/training/{course}/assessment/start");
+        let r = self
+            .submit(&format!("/training/{course}"), &start, &[])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+        let page = self.get(&format!("/training/{course}/assessment")).await;
+        let doc = scraper::Html::parse_document(&page.body);
+        let sel = scraper::Selector::parse("input[type=radio]").unwrap();
+        let mut ids: Vec<String> = doc
+            .select(&sel)
+            .filter_map(|e| e.value().attr("name"))
+            .map(|n| n.trim_start_matches("q_").to_owned())
+            .collect();
+        ids.dedup();
+        let answers: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| {
+                let q = c.bank.iter().find(|q| q.id == id).unwrap();
+                let pick = if all_correct {
+                    q.correct
+                } else {
+                    (q.correct + 1) % q.options.len()
+                };
+                (format!("q_{id}"), pick.to_string())
+            })
+            .collect();
+        let fields: Vec<(&str, &str)> = answers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.submit_raw_form(
+            &format!("/training/{course}/assessment"),
+            &page.body,
+            &fields,
+        )
+        .await
+    }
+}
+
+/// `ManualClock` as seconds, for TOTP codes.
+pub mod wb_clock_now {
+    pub trait Now {
+        fn now_secs(&self) -> i64;
+    }
+    impl Now for wb_web::ManualClock {
+        fn now_secs(&self) -> i64 {
+            wb_web::Clock::now(self)
+        }
     }
 }

@@ -1,0 +1,126 @@
+//! The signed-in user's own profile (everything, public and private), the yearly "Confirm
+//! your profile" step, identity verification, and the workbench home behind "Get Started".
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use wb_domain::AccessTier;
+use wb_domain::access::AccessModule;
+
+use super::{Layout, ok};
+use crate::error::WebResult;
+use crate::guard::SignedIn;
+use crate::registration;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "my_profile.html")]
+struct MyProfile {
+    layout: Layout,
+    u: wb_store::UserRecord,
+    account: String,
+    institution: String,
+    role: String,
+    status: String,
+}
+
+pub async fn my_profile(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+) -> WebResult<Response> {
+    let a = registration::load(&state, &s.user).await?;
+    let v = super::access::view(&state, &a, AccessModule::ProfileConfirmation);
+    let role = match (&s.user.role, &s.user.role_other) {
+        (wb_domain::choices::Role::Other, Some(t)) => t.clone(),
+        (r, _) => r.label().to_owned(),
+    };
+    ok(&MyProfile {
+        layout: Layout::new("Your profile", &s.ctx, Some(&s)),
+        account: format!(
+            "{}@{}",
+            s.user.username, state.config.accounts.username_domain
+        ),
+        institution: a.institution_name.clone(),
+        role,
+        status: match v.expires_on {
+            Some(e) => format!("{} · Confirm again by {}", v.status, e),
+            None => v.status,
+        },
+        u: s.user,
+    })
+}
+
+pub async fn confirm_profile(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+) -> WebResult<Response> {
+    state
+        .store
+        .complete_module(
+            s.user.id,
+            AccessModule::ProfileConfirmation,
+            state.now(),
+            None,
+        )
+        .await?;
+    registration::audit_module(
+        &state,
+        &s.user,
+        AccessModule::ProfileConfirmation,
+        "module.completed",
+        &s.ctx.ip,
+    )
+    .await?;
+    registration::load(&state, &s.user).await?;
+    Ok(Redirect::to("/data-access-requirements").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "identity.html")]
+struct IdentityPage {
+    layout: Layout,
+    verified_on: Option<String>,
+    support_email: String,
+}
+
+/// Identity verification. No OpenID Connect provider can be configured in this version, so
+/// the page says so: an administrator verifies the identity manually, with a reason that is
+/// recorded (`wb admin user verify-identity`).
+pub async fn identity(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
+    let a = registration::load(&state, &s.user).await?;
+    let verified_on = match a.status(AccessModule::Identity) {
+        wb_domain::access::ModuleStatus::Completed { completed_at, .. } => {
+            Some(state.date(completed_at))
+        }
+        wb_domain::access::ModuleStatus::Bypassed { at } => Some(state.date(at)),
+        _ => None,
+    };
+    ok(&IdentityPage {
+        layout: Layout::new("Verify your identity", &s.ctx, Some(&s)),
+        verified_on,
+        support_email: state.config.accounts.support_email.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "workbench_home.html")]
+struct HomePage {
+    layout: Layout,
+    given_name: String,
+    registered: bool,
+    controlled: bool,
+}
+
+/// The workbench home, behind "Get Started".
+pub async fn home(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
+    let a = registration::load(&state, &s.user).await?;
+    if !a.has_tier(AccessTier::Registered) {
+        return Ok(Redirect::to("/data-access-requirements").into_response());
+    }
+    ok(&HomePage {
+        layout: Layout::new("Researcher Workbench", &s.ctx, Some(&s)),
+        given_name: s.user.given_name.clone(),
+        registered: true,
+        controlled: a.has_tier(AccessTier::Controlled),
+    })
+}
