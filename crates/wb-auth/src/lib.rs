@@ -1,6 +1,7 @@
 //! Workbench authentication primitives: argon2id password hashes, the password policy
 //! (NIST SP 800-63B), random tokens, and HMAC-signed state for forms and CSRF.
 
+pub mod oidc;
 pub mod password;
 pub mod secretbox;
 pub mod tokens;

@@ -20,7 +20,16 @@ pub struct Config {
     pub sessions: SessionConfig,
     pub throttle: ThrottleConfig,
     pub access: AccessConfig,
+    pub identity: IdentityConfig,
     pub demo: DemoConfig,
+}
+
+/// Identity verification providers (OpenID Connect). With none configured, identity is
+/// verified manually by an administrator.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub providers: Vec<wb_auth::oidc::ProviderConfig>,
 }
 
 /// Data access registration: how long completions last, reminders and the assessments.
@@ -127,6 +136,7 @@ impl Default for Config {
             sessions: SessionConfig::default(),
             throttle: ThrottleConfig::default(),
             access: AccessConfig::default(),
+            identity: IdentityConfig::default(),
             demo: DemoConfig::default(),
         }
     }
@@ -244,6 +254,31 @@ impl Config {
         }
         if self.access.rt_questions == 0 || self.access.ct_questions == 0 {
             return Err("access.rt_questions and access.ct_questions must be at least 1".into());
+        }
+        for (i, p) in self.identity.providers.iter().enumerate() {
+            if p.key.is_empty()
+                || !p
+                    .key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(format!(
+                    "identity.providers[{i}].key must be lower-case letters, digits and '-'"
+                ));
+            }
+            if url::Url::parse(&p.issuer).is_err() {
+                return Err(format!("identity.providers[{i}].issuer is not a URL"));
+            }
+            if self
+                .identity
+                .providers
+                .iter()
+                .filter(|q| q.key == p.key)
+                .count()
+                > 1
+            {
+                return Err(format!("identity provider key '{}' is used twice", p.key));
+            }
         }
         match self.mail.transport.as_str() {
             "file" | "memory" => {}

@@ -9,6 +9,7 @@
 //!   store.
 //! - [`error`]: the one error type of this layer and how it becomes a page.
 
+pub mod api;
 pub mod assets;
 pub mod config;
 pub mod demo;
@@ -27,7 +28,7 @@ pub use state::{AppState, Clock, ManualClock, SystemClock};
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    use pages::{access, account, conduct, profile, public, signin, training, twofactor};
+    use pages::{access, account, conduct, identity, profile, public, signin, training, twofactor};
     Router::new()
         .route("/", get(public::home))
         .route("/healthz", get(public::healthz))
@@ -75,7 +76,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/profile", get(profile::my_profile))
         .route("/profile/confirm", post(profile::confirm_profile))
-        .route("/identity", get(profile::identity))
+        .route("/identity", get(identity::identity))
+        .route("/identity/{provider}/start", post(identity::start))
+        .route("/identity/callback", get(identity::callback))
         .route("/home", get(profile::home))
         .route("/training", get(training::courses))
         .route("/training/{course}", get(training::course))
@@ -96,6 +99,8 @@ pub fn router(state: AppState) -> Router {
             "/sign-in/verify",
             get(twofactor::verify).post(twofactor::verify_submit),
         )
+        .route("/api/v1/me/access", get(api::my_access))
+        .route("/api/v1/openapi.json", get(api::openapi))
         .route("/static/{file}", get(assets::serve))
         .fallback(public::not_found)
         .layer(axum::middleware::from_fn_with_state(

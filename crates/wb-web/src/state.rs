@@ -54,6 +54,8 @@ pub struct Inner {
     pub secrets: SecretBox,
     pub config: Config,
     pub clock: Arc<dyn Clock>,
+    /// One client per configured identity provider, in configuration order.
+    pub identity_providers: Vec<Arc<wb_auth::oidc::OidcClient>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -78,6 +80,13 @@ impl AppState {
             mailer,
             signer: Signer::new(key),
             secrets: SecretBox::derive(key, "workbench secrets at rest v1"),
+            identity_providers: config
+                .identity
+                .providers
+                .iter()
+                .cloned()
+                .map(|p| Arc::new(wb_auth::oidc::OidcClient::new(p)))
+                .collect(),
             config,
             clock,
         }))

@@ -735,3 +735,20 @@ async fn security_headers_and_redirects(app: TestApp) {
         .unwrap();
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"));
 }
+
+/// The API contract is checked in: a change to the API shows up as a diff of
+/// `docs/openapi.json` (regenerate with `WB_UPDATE_SNAPSHOTS=1 cargo test -p wb-web`).
+#[test]
+fn openapi_document_is_checked_in() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let current = format!("{}\n", wb_web::api::openapi_json());
+    if std::env::var("WB_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
+        std::fs::write(&path, &current).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        stored, current,
+        "docs/openapi.json is out of date: run WB_UPDATE_SNAPSHOTS=1 cargo test -p wb-web"
+    );
+    assert!(current.contains("/api/v1/me/access"));
+}

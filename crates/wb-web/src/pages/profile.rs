@@ -1,5 +1,5 @@
 //! The signed-in user's own profile (everything, public and private), the yearly "Confirm
-//! your profile" step, identity verification, and the workbench home behind "Get Started".
+//! your profile" step, and the workbench home behind "Get Started".
 
 use askama::Template;
 use axum::extract::State;
@@ -73,33 +73,6 @@ pub async fn confirm_profile(
     .await?;
     registration::load(&state, &s.user).await?;
     Ok(Redirect::to("/data-access-requirements").into_response())
-}
-
-#[derive(Template)]
-#[template(path = "identity.html")]
-struct IdentityPage {
-    layout: Layout,
-    verified_on: Option<String>,
-    support_email: String,
-}
-
-/// Identity verification. No OpenID Connect provider can be configured in this version, so
-/// the page says so: an administrator verifies the identity manually, with a reason that is
-/// recorded (`wb admin user verify-identity`).
-pub async fn identity(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
-    let a = registration::load(&state, &s.user).await?;
-    let verified_on = match a.status(AccessModule::Identity) {
-        wb_domain::access::ModuleStatus::Completed { completed_at, .. } => {
-            Some(state.date(completed_at))
-        }
-        wb_domain::access::ModuleStatus::Bypassed { at } => Some(state.date(at)),
-        _ => None,
-    };
-    ok(&IdentityPage {
-        layout: Layout::new("Verify your identity", &s.ctx, Some(&s)),
-        verified_on,
-        support_email: state.config.accounts.support_email.clone(),
-    })
 }
 
 #[derive(Template)]

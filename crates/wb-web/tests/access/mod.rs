@@ -14,7 +14,43 @@ crate::on_both_databases!(
     controlled_tier_training_only_for_eligible_users,
     completing_every_module_grants_both_tiers_and_expiry_takes_them,
     expiry_reminders_are_sent_once_per_threshold,
+    access_api_reports_modules_and_tiers,
 );
+
+async fn access_api_reports_modules_and_tiers(app: TestApp) {
+    let r = app.get("/api/v1/me/access").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["error"], "unauthenticated");
+    app.signed_in_user("ada.l", "ada@northfield.example").await;
+    let r = app.get("/api/v1/me/access").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["username"], "ada.l");
+    assert_eq!(body["tiers"], serde_json::json!([]));
+    assert_eq!(body["controlled_tier_eligible"], true);
+    assert_eq!(body["modules"].as_array().unwrap().len(), 6);
+    let profile = body["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["module"] == "profile_confirmation")
+        .unwrap();
+    assert_eq!(profile["status"], "completed");
+    assert!(profile["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        body["missing_for_registered"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("two_factor"))
+    );
+    assert!(
+        !body["missing_for_registered"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("ct_training"))
+    );
+}
 
 async fn two_step_verification_enrols_and_guards_every_sign_in(app: TestApp) {
     app.signed_in_user("ada.l", "ada@northfield.example").await;

@@ -1,0 +1,210 @@
+//! The JSON API, described by OpenAPI (`GET /api/v1/openapi.json`). It uses the same session
+//! and the same rules as the pages; an unauthenticated call gets 401 with a JSON body.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use wb_domain::AccessTier;
+use wb_domain::access::{AccessModule, ModuleStatus};
+use wb_store::SessionStage;
+
+use crate::error::WebError;
+use crate::guard::{AnySession, Session};
+use crate::registration;
+use crate::state::AppState;
+
+/// The error body of every API error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiError {
+    /// A stable code, e.g. `unauthenticated`.
+    pub error: String,
+    /// What went wrong and what to do, for a person.
+    pub message: String,
+}
+
+fn api_error(status: StatusCode, error: &str, message: &str) -> Response {
+    (
+        status,
+        Json(ApiError {
+            error: error.into(),
+            message: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+impl WebError {
+    fn into_api(self) -> Response {
+        match self {
+            WebError::NotFound => {
+                api_error(StatusCode::NOT_FOUND, "not_found", "No such resource.")
+            }
+            WebError::Forbidden(m) => api_error(StatusCode::FORBIDDEN, "forbidden", &m),
+            WebError::BadRequest(m) => api_error(StatusCode::BAD_REQUEST, "bad_request", &m),
+            other => {
+                tracing::error!(error = %other, "API request failed");
+                api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "The workbench could not complete this request; try again later.",
+                )
+            }
+        }
+    }
+}
+
+/// A fully signed-in user, for API routes: 401 JSON otherwise.
+pub struct ApiUser(pub Session);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match AnySession::from_request_parts(parts, state).await {
+            Ok(AnySession(s)) if s.stage == SessionStage::Active => Ok(ApiUser(s)),
+            _ => Err(api_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign in (with your second factor, and after changing a temporary password) to use the API.",
+            )),
+        }
+    }
+}
+
+/// One access module's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModuleAccess {
+    /// `two_factor`, `identity`, `rt_training`, `ct_training`, `code_of_conduct` or
+    /// `profile_confirmation`.
+    pub module: String,
+    pub label: String,
+    /// `not_started`, `completed`, `bypassed`, `expired` or `outdated_version`.
+    pub status: String,
+    /// Whether the module currently counts towards access.
+    pub compliant: bool,
+    /// RFC 3339 times.
+    pub completed_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub bypassed_at: Option<String>,
+    /// The tiers that need this module.
+    pub required_for: Vec<String>,
+}
+
+/// The caller's data access: tiers held, eligibility and every module.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyAccess {
+    pub username: String,
+    /// Tiers held now: `registered`, `controlled`.
+    pub tiers: Vec<String>,
+    pub registered_tier_eligible: bool,
+    pub controlled_tier_eligible: bool,
+    /// When each held tier lapses unless renewed (RFC 3339), by tier.
+    pub registered_tier_expires_at: Option<String>,
+    pub controlled_tier_expires_at: Option<String>,
+    /// Modules still needed for each tier.
+    pub missing_for_registered: Vec<String>,
+    pub missing_for_controlled: Vec<String>,
+    pub modules: Vec<ModuleAccess>,
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+/// The signed-in user's access modules and tiers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/access",
+    responses(
+        (status = 200, description = "The caller's access", body = MyAccess),
+        (status = 401, description = "Not signed in", body = ApiError)
+    )
+)]
+pub async fn my_access(State(state): State<AppState>, ApiUser(s): ApiUser) -> Response {
+    match build(&state, &s).await {
+        Ok(a) => Json(a).into_response(),
+        Err(e) => e.into_api(),
+    }
+}
+
+async fn build(state: &AppState, s: &Session) -> Result<MyAccess, WebError> {
+    let a = registration::load(state, &s.user).await?;
+    let codes = |v: Vec<AccessModule>| v.into_iter().map(|m| m.code().to_owned()).collect();
+    let modules = AccessModule::REGISTRATION_ORDER
+        .iter()
+        .map(|m| {
+            let st = a.status(*m);
+            let (status, completed_at, expires_at, bypassed_at) = match st {
+                ModuleStatus::NotStarted => ("not_started", None, None, None),
+                ModuleStatus::Completed {
+                    completed_at,
+                    expires_at,
+                } => ("completed", Some(completed_at), expires_at, None),
+                ModuleStatus::Bypassed { at } => ("bypassed", None, None, Some(at)),
+                ModuleStatus::Expired {
+                    completed_at,
+                    expired_at,
+                } => ("expired", Some(completed_at), Some(expired_at), None),
+                ModuleStatus::OutdatedVersion { completed_at } => {
+                    ("outdated_version", Some(completed_at), None, None)
+                }
+            };
+            ModuleAccess {
+                module: m.code().into(),
+                label: m.label().into(),
+                status: status.into(),
+                compliant: st.is_compliant(),
+                completed_at: completed_at.map(rfc3339),
+                expires_at: expires_at.map(rfc3339),
+                bypassed_at: bypassed_at.map(rfc3339),
+                required_for: AccessTier::ALL
+                    .iter()
+                    .filter(|t| m.required_for(**t))
+                    .map(|t| t.code().to_owned())
+                    .collect(),
+            }
+        })
+        .collect();
+    let held = |t| {
+        a.has_tier(t)
+            .then(|| a.tier_expires_at(t))
+            .flatten()
+            .map(rfc3339)
+    };
+    Ok(MyAccess {
+        username: s.user.username.clone(),
+        tiers: a.tiers.iter().map(|t| t.code().to_owned()).collect(),
+        registered_tier_eligible: a.registered_email_eligible,
+        controlled_tier_eligible: a.controlled_email_eligible,
+        registered_tier_expires_at: held(AccessTier::Registered),
+        controlled_tier_expires_at: held(AccessTier::Controlled),
+        missing_for_registered: codes(a.missing_for(AccessTier::Registered)),
+        missing_for_controlled: codes(a.missing_for(AccessTier::Controlled)),
+        modules,
+    })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Researcher Workbench API", version = "1"),
+    paths(my_access),
+    components(schemas(MyAccess, ModuleAccess, ApiError))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document.
+pub async fn openapi() -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
+
+/// The OpenAPI document as pretty JSON, as checked in at `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+}
