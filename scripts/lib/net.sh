@@ -51,6 +51,24 @@ wait_for_port() {
   done
 }
 
+# wait_for_log_line FILE TEXT TIMEOUT_S [PID] [NAME]: wait until FILE has a line that is TEXT.
+# Fails early if PID (when given) exits first.
+wait_for_log_line() {
+  local file="$1" text="$2" timeout="$3" pid="${4:-}" name="${5:-$1}"
+  local deadline=$((SECONDS + timeout))
+  while ! grep -qxF -- "$text" "$file" 2>/dev/null; do
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "wait_for_log_line: $name exited before printing '$text'" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "wait_for_log_line: $name did not print '$text' within ${timeout}s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
 # http_status URL: print the HTTP status code of a GET (000 when unreachable).
 http_status() {
   if command -v curl >/dev/null 2>&1; then
