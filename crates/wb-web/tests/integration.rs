@@ -9,6 +9,23 @@ use support::{TestApp, field, text_of};
 
 #[macro_export]
 macro_rules! on_both_databases {
+    (spawn = $spawn:path; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() {
+                if let Some(app) = $spawn(wb_store::testing::sqlite().await).await {
+                    super::$name(app).await
+                }
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                if let Some(s) = wb_store::testing::postgres().await
+                    && let Some(app) = $spawn(s).await {
+                    super::$name(app).await
+                }
+            })*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test] async fn $name() {

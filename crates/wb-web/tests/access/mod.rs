@@ -7,6 +7,8 @@ use wb_domain::access::AccessModule;
 use crate::support::wb_clock_now::Now;
 use crate::support::{TestApp, field, text_of};
 
+mod oidc;
+
 crate::on_both_databases!(
     two_step_verification_enrols_and_guards_every_sign_in,
     code_of_conduct_needs_matching_initials,

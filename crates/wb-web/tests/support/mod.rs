@@ -117,7 +117,53 @@ pub fn step2_fields(username: &str) -> Vec<(String, String)> {
 
 impl TestApp {
     pub async fn spawn(store: Store) -> TestApp {
+        Self::spawn_with(store, 1_790_000_000, |_| {}).await
+    }
+
+    /// A server whose identity verification uses the local OpenID Connect provider named by
+    /// `WB_TEST_OIDC_ISSUER` (started by scripts/test), with the clock at the real time (the
+    /// provider's tokens carry real times). `None` (a skip) when the provider is not running,
+    /// unless `WB_TEST_REQUIRE_PEERS=1`.
+    pub async fn spawn_oidc(store: Store) -> Option<TestApp> {
+        let Ok(issuer) = std::env::var("WB_TEST_OIDC_ISSUER") else {
+            assert!(
+                std::env::var("WB_TEST_REQUIRE_PEERS").as_deref() != Ok("1"),
+                "WB_TEST_REQUIRE_PEERS=1 but WB_TEST_OIDC_ISSUER is not set"
+            );
+            eprintln!("WB_TEST_OIDC_ISSUER not set: skipping the OpenID Connect tests");
+            return None;
+        };
+        let now = chrono::Utc::now().timestamp();
+        Some(
+            Self::spawn_with(store, now, |c| {
+                c.identity.providers = vec![
+                    wb_auth::oidc::ProviderConfig {
+                        key: "login-gov".into(),
+                        name: "LOGIN.GOV".into(),
+                        description: "For U.S. residents and U.S. citizens".into(),
+                        issuer: issuer.clone(),
+                        client_id: "workbench-login".into(),
+                        client_secret: "login-secret".into(),
+                        required_acr: Some("ial2".into()),
+                    },
+                    wb_auth::oidc::ProviderConfig {
+                        key: "id-me".into(),
+                        name: "ID.me".into(),
+                        description: "For all users".into(),
+                        issuer,
+                        client_id: "workbench-idme".into(),
+                        client_secret: "idme-secret".into(),
+                        required_acr: None,
+                    },
+                ];
+            })
+            .await,
+        )
+    }
+
+    pub async fn spawn_with(store: Store, start: i64, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::default();
+        adjust(&mut config);
         config.throttle.account_failures = 3;
         config.throttle.ip_failures = 1000;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -125,10 +171,8 @@ impl TestApp {
         let base = format!("http://{addr}");
         config.http.public_url = base.clone();
         config.http.bind = addr.to_string();
-        let clock = Arc::new(ManualClock::new(1_790_000_000));
-        wb_web::demo::load_if_empty(&store, 1_790_000_000)
-            .await
-            .unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        wb_web::demo::load_if_empty(&store, start).await.unwrap();
         let (mailer, outbox): (Mailer, MemoryOutbox) = Mailer::memory(&config.mail.from);
         let state = AppState::new(store.clone(), mailer, &[42u8; 32], config, clock.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -475,5 +519,93 @@ pub mod wb_clock_now {
         fn now_secs(&self) -> i64 {
             wb_web::Clock::now(self)
         }
+    }
+}
+
+/// How a person answers the identity provider.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    Allow,
+    Deny,
+}
+
+impl TestApp {
+    /// Follows the provider's pages (oidc-provider's devInteractions: a login form, then a
+    /// consent form; or the "Cancel" link) from `auth_url` until it redirects back to this
+    /// workbench; returns that callback path with its query.
+    pub async fn drive_provider(&self, auth_url: &str, login: &str, consent: Consent) -> String {
+        let provider = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .unwrap();
+        let base = url::Url::parse(auth_url).unwrap();
+        let mut next = base.clone();
+        let mut method_post: Option<Vec<(String, String)>> = None;
+        for _ in 0..20 {
+            let r = match method_post.take() {
+                Some(fields) => provider
+                    .post(next.clone())
+                    .form(&fields)
+                    .send()
+                    .await
+                    .unwrap(),
+                None => provider.get(next.clone()).send().await.unwrap(),
+            };
+            if let Some(loc) = r.headers().get("location") {
+                let loc = loc.to_str().unwrap().to_owned();
+                let target = base.join(&loc).unwrap();
+                if target.as_str().starts_with(&self.base) {
+                    return target.as_str().trim_start_matches(&self.base).to_owned();
+                }
+                next = target;
+                continue;
+            }
+            let html = r.text().await.unwrap();
+            let doc = scraper::Html::parse_document(&html);
+            if consent == Consent::Deny {
+                let abort = scraper::Selector::parse("a[href$='/abort']").unwrap();
+                let href = doc
+                    .select(&abort)
+                    .next()
+                    .expect("a Cancel link")
+                    .value()
+                    .attr("href")
+                    .unwrap()
+                    .to_owned();
+                next = next.join(&href).unwrap();
+                continue;
+            }
+            let form_sel = scraper::Selector::parse("form").unwrap();
+            let form = doc
+                .select(&form_sel)
+                .next()
+                .unwrap_or_else(|| panic!("no form on the provider page: {html}"));
+            let action = form.value().attr("action").unwrap();
+            let prompt_sel = scraper::Selector::parse("input[name=prompt]").unwrap();
+            let prompt = doc
+                .select(&prompt_sel)
+                .next()
+                .and_then(|e| e.value().attr("value"))
+                .unwrap_or("")
+                .to_owned();
+            let mut fields = vec![("prompt".to_owned(), prompt.clone())];
+            if prompt == "login" {
+                fields.push(("login".into(), login.into()));
+                fields.push(("password".into(), "any password".into()));
+            }
+            next = next.join(action).unwrap();
+            method_post = Some(fields);
+        }
+        panic!("the provider never redirected back to the workbench");
+    }
+
+    /// Starts verification with `provider` from the identity page; returns the provider's
+    /// authorization URL.
+    pub async fn start_identity(&self, provider: &str) -> String {
+        let action = format!("/identity/{provider}/start");
+        let r = self.submit("/identity", &action, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+        r.location.unwrap()
     }
 }
