@@ -17,6 +17,15 @@ pub enum AdminCommand {
     },
     /// Requests sent with "Don't see your institution listed?".
     InstitutionRequests,
+    /// Print a course's question bank with the correct answers (for course reviewers, and
+    /// for the browser tests), as text or JSON.
+    TrainingBank {
+        /// `rt` (Responsible Conduct of Research) or `ct` (Controlled Tier).
+        #[arg(long)]
+        course: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Researchers' accounts and access modules.
     User {
         #[command(subcommand)]
@@ -315,6 +324,31 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
     match command {
         AdminCommand::User { command } => run_user(store, command, now).await?,
+        AdminCommand::TrainingBank { course, json } => {
+            let Some(c) = wb_domain::training::course(&course) else {
+                bail!("--course '{course}' is not one of: rt, ct");
+            };
+            if json {
+                let bank: Vec<_> = c
+                    .bank
+                    .iter()
+                    .map(|q| {
+                        serde_json::json!({
+                            "id": q.id, "module": q.module, "prompt": q.prompt,
+                            "options": q.options, "correct": q.correct,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&bank)?);
+            } else {
+                for q in c.bank {
+                    println!("[{}] {}", q.id, q.prompt);
+                    for (i, o) in q.options.iter().enumerate() {
+                        println!("  {} {}", if i == q.correct { "*" } else { " " }, o);
+                    }
+                }
+            }
+        }
         AdminCommand::Institution { command } => match command {
             InstitutionCommand::List => {
                 for i in store.institutions().await? {
