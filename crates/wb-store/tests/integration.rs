@@ -32,7 +32,241 @@ conformance!(
     sessions_expire_and_idle_out,
     throttle_locks_and_clears,
     institution_requests_and_audit,
+    access_modules_complete_bypass_and_reset,
+    totp_steps_and_recovery_codes_are_single_use,
+    identities_bind_to_one_account,
+    reminders_and_tier_changes_are_recorded_once,
+    assessment_attempts_submit_once,
 );
+
+async fn access_modules_complete_bypass_and_reset(store: Store) {
+    use wb_domain::access::AccessModule;
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    store
+        .complete_module(id, AccessModule::RtTraining, 100, None)
+        .await
+        .unwrap();
+    store
+        .complete_module(id, AccessModule::RtTraining, 200, None)
+        .await
+        .unwrap();
+    store
+        .set_module_bypass(
+            id,
+            AccessModule::Identity,
+            Some("checked passport in person"),
+            150,
+        )
+        .await
+        .unwrap();
+    let recs = store.module_records(id).await.unwrap();
+    let rt = recs
+        .iter()
+        .find(|r| r.module == AccessModule::RtTraining)
+        .unwrap();
+    assert_eq!(
+        rt.completed_at,
+        Some(200),
+        "a renewal replaces the completion"
+    );
+    let idv = recs
+        .iter()
+        .find(|r| r.module == AccessModule::Identity)
+        .unwrap();
+    assert_eq!((idv.bypassed_at, idv.completed_at), (Some(150), None));
+    store
+        .set_module_bypass(id, AccessModule::Identity, None, 160)
+        .await
+        .unwrap();
+    store
+        .reset_module(id, AccessModule::RtTraining, 170)
+        .await
+        .unwrap();
+    let recs = store.module_records(id).await.unwrap();
+    assert!(
+        recs.iter()
+            .all(|r| r.completed_at.is_none() && r.bypassed_at.is_none())
+    );
+    store.sign_code_of_conduct(id, 1, "AL", 180).await.unwrap();
+    let c = store
+        .module_records(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.module == AccessModule::CodeOfConduct)
+        .unwrap();
+    assert_eq!((c.completed_at, c.version), (Some(180), Some(1)));
+}
+
+async fn totp_steps_and_recovery_codes_are_single_use(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    assert!(
+        !store.use_totp_step(id, 5).await.unwrap(),
+        "no authenticator yet"
+    );
+    store.start_totp(id, "sealed-1", 100).await.unwrap();
+    store.start_totp(id, "sealed-2", 101).await.unwrap();
+    assert_eq!(
+        store.totp(id).await.unwrap().unwrap().secret_sealed,
+        "sealed-2"
+    );
+    store
+        .confirm_totp(id, 10, &["h1".into(), "h2".into()], 102)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.start_totp(id, "sealed-3", 103).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(
+        !store.use_totp_step(id, 10).await.unwrap(),
+        "the enrolment step is used"
+    );
+    assert!(store.use_totp_step(id, 11).await.unwrap());
+    assert!(!store.use_totp_step(id, 11).await.unwrap(), "replay");
+    assert!(!store.use_totp_step(id, 9).await.unwrap(), "older step");
+    assert!(store.use_recovery_code(id, "h1", 104).await.unwrap());
+    assert!(!store.use_recovery_code(id, "h1", 105).await.unwrap());
+    assert!(!store.use_recovery_code(id, "nope", 105).await.unwrap());
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 1);
+    store.reset_totp(id, 106).await.unwrap();
+    assert!(store.totp(id).await.unwrap().is_none());
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 0);
+}
+
+async fn identities_bind_to_one_account(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let a = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let g = create(&store, "grace", "grace@northfield.example")
+        .await
+        .unwrap();
+    store
+        .link_identity("id-me", "sub-1", a, Some("ial2"), 100)
+        .await
+        .unwrap();
+    store
+        .link_identity("id-me", "sub-1", a, Some("ial2"), 101)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.link_identity("id-me", "sub-1", g, None, 102).await,
+        Err(StoreError::Conflict("identity"))
+    ));
+    store
+        .link_identity("login-gov", "sub-1", g, None, 103)
+        .await
+        .unwrap();
+}
+
+async fn reminders_and_tier_changes_are_recorded_once(store: Store) {
+    use wb_domain::AccessTier;
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .record_reminder(id, AccessTier::Registered, 1000, 30, 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_reminder(id, AccessTier::Registered, 1000, 30, 6)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_reminder(id, AccessTier::Registered, 1000, 15, 7)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .reminders_sent(id, AccessTier::Registered, 1000)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .reminders_sent(id, AccessTier::Registered, 2000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let both = [AccessTier::Registered, AccessTier::Controlled];
+    assert_eq!(
+        store.set_user_tiers(id, &both, 1).await.unwrap(),
+        (both.to_vec(), vec![])
+    );
+    assert_eq!(
+        store.set_user_tiers(id, &both, 2).await.unwrap(),
+        (vec![], vec![])
+    );
+    assert_eq!(
+        store
+            .set_user_tiers(id, &[AccessTier::Registered], 3)
+            .await
+            .unwrap(),
+        (vec![], vec![AccessTier::Controlled])
+    );
+    assert_eq!(
+        store.user_tiers(id).await.unwrap(),
+        vec![AccessTier::Registered]
+    );
+}
+
+async fn assessment_attempts_submit_once(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let other = create(&store, "grace", "grace@northfield.example")
+        .await
+        .unwrap();
+    let a = store
+        .start_attempt(id, "rt", &["q1", "q2"], 100)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .submit_attempt(other, a, 2, 2, true, 101)
+            .await
+            .unwrap(),
+        "not the other user's"
+    );
+    assert!(store.submit_attempt(id, a, 1, 2, false, 102).await.unwrap());
+    assert!(
+        !store.submit_attempt(id, a, 2, 2, true, 103).await.unwrap(),
+        "submitted once"
+    );
+    let all = store.attempts(id, "rt").await.unwrap();
+    assert_eq!(all[0].questions, vec!["q1".to_string(), "q2".to_string()]);
+    assert_eq!(all[0].passed, Some(false));
+    store
+        .complete_course_module(id, "rt", "data", 104)
+        .await
+        .unwrap();
+    store
+        .complete_course_module(id, "rt", "data", 105)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.course_progress(id, "rt").await.unwrap(),
+        vec!["data".to_string()]
+    );
+}
 
 fn northfield() -> Institution {
     Institution {
