@@ -96,6 +96,29 @@ impl Store {
         Ok(())
     }
 
+    /// Inside `tx`: marks a module completed at `at` with an optional version.
+    async fn mark_completed(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        user_id: i64,
+        module: AccessModule,
+        at: i64,
+        version: Option<i64>,
+    ) -> Result<()> {
+        self.ensure_module_row(tx, user_id, module, at).await?;
+        sqlx::query(
+            "UPDATE access_modules SET completed_at = $3, version = $4, updated_at = $3 \
+             WHERE user_id = $1 AND module = $2",
+        )
+        .bind(user_id)
+        .bind(module.code())
+        .bind(at)
+        .bind(version)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// Marks a module completed at `at` (a renewal replaces the earlier completion).
     pub async fn complete_module(
         &self,
@@ -105,17 +128,8 @@ impl Store {
         version: Option<i64>,
     ) -> Result<()> {
         let mut tx = self.pool().begin().await?;
-        self.ensure_module_row(&mut tx, user_id, module, at).await?;
-        sqlx::query(
-            "UPDATE access_modules SET completed_at = $3, version = $4, updated_at = $3 \
-             WHERE user_id = $1 AND module = $2",
-        )
-        .bind(user_id)
-        .bind(module.code())
-        .bind(at)
-        .bind(version)
-        .execute(&mut *tx)
-        .await?;
+        self.mark_completed(&mut tx, user_id, module, at, version)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -249,17 +263,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        self.ensure_module_row(&mut tx, user_id, AccessModule::TwoFactor, now)
+        self.mark_completed(&mut tx, user_id, AccessModule::TwoFactor, now, None)
             .await?;
-        sqlx::query(
-            "UPDATE access_modules SET completed_at = $3, updated_at = $3 \
-             WHERE user_id = $1 AND module = $2",
-        )
-        .bind(user_id)
-        .bind(AccessModule::TwoFactor.code())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -361,17 +366,8 @@ impl Store {
                 .map_err(|e| on_unique(e, &["identity"]))?;
             }
         }
-        self.ensure_module_row(&mut tx, user_id, AccessModule::Identity, now)
+        self.mark_completed(&mut tx, user_id, AccessModule::Identity, now, None)
             .await?;
-        sqlx::query(
-            "UPDATE access_modules SET completed_at = $3, updated_at = $3 \
-             WHERE user_id = $1 AND module = $2",
-        )
-        .bind(user_id)
-        .bind(AccessModule::Identity.code())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -501,17 +497,13 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        self.ensure_module_row(&mut tx, user_id, AccessModule::CodeOfConduct, now)
-            .await?;
-        sqlx::query(
-            "UPDATE access_modules SET completed_at = $3, version = $4, updated_at = $3 \
-             WHERE user_id = $1 AND module = $2",
+        self.mark_completed(
+            &mut tx,
+            user_id,
+            AccessModule::CodeOfConduct,
+            now,
+            Some(version),
         )
-        .bind(user_id)
-        .bind(AccessModule::CodeOfConduct.code())
-        .bind(now)
-        .bind(version)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())

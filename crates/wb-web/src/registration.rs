@@ -110,12 +110,12 @@ pub async fn load(state: &AppState, user: &UserRecord) -> WebResult<AccessState>
     Ok(s)
 }
 
-/// Records a module change made by the user in the audit trail.
-pub async fn audit_module(
+/// Records something the user did to their own account in the audit trail.
+pub async fn audit_user(
     state: &AppState,
     user: &UserRecord,
-    module: AccessModule,
     action: &str,
+    detail: &str,
     ip: &str,
 ) -> WebResult<()> {
     state
@@ -126,9 +126,20 @@ pub async fn audit_module(
             actor: &format!("user:{}", user.username),
             action,
             target_user_id: Some(user.id),
-            detail: module.code(),
+            detail,
             ip: Some(ip),
         })
         .await?;
     Ok(())
+}
+
+/// Records a module change made by the user in the audit trail.
+pub async fn audit_module(
+    state: &AppState,
+    user: &UserRecord,
+    module: AccessModule,
+    action: &str,
+    ip: &str,
+) -> WebResult<()> {
+    audit_user(state, user, action, module.code(), ip).await
 }

@@ -259,19 +259,7 @@ async fn audit(
     action: &str,
     ctx: &RequestContext,
 ) -> WebResult<()> {
-    state
-        .store
-        .audit(&wb_store::AuditEvent {
-            at: state.now(),
-            actor_user_id: Some(user.id),
-            actor: &format!("user:{}", user.username),
-            action,
-            target_user_id: Some(user.id),
-            detail: "{}",
-            ip: Some(&ctx.ip),
-        })
-        .await?;
-    Ok(())
+    crate::registration::audit_user(state, user, action, "{}", &ctx.ip).await
 }
 
 pub async fn sign_out(
