@@ -5,8 +5,22 @@
 //   readLatestMail(outboxDir, to, {timeoutMs}) newest .eml sent to `to`, as decoded text
 //   parseMail(raw)                             { headers, text } of one .eml (exported for tests)
 //   extract(text, /regex/)                     first capture group (or whole match), else throws
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+//
+// Page helpers shared by the journeys (each waits at most TIMEOUT ms and says what was expected):
+//   eventually(fn), seen(locator, what), h1Text(page), expectHeading(page, text), pathOf(page)
+//   trackDocuments(page), lastDocument(page)   the last main-frame document response
+//   stepper(t, page, prefix)                   named sub-tests; failures leave a screenshot + HTML
+//   newAccount({prefix, familyPrefix})         fresh, run-unique details for one new account
+//   createAccount(page, base, outbox, account) terms → step 1 → step 2 → confirmation → welcome mail
+//   firstSignIn(page, base, account, welcome)  Complete Registration link → temporary password →
+//                                              new password → Data Access Requirements
+//   signIn(page, user, password), signOut(page), expectDataAccessRequirements(page)
+//   totp(base32Secret, unixSeconds)            RFC 6238 code (SHA-1, 30 s, 6 digits)
+import { createHmac } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 
@@ -294,4 +308,389 @@ export function extract(text, regex) {
     throw new Error(`extract: ${regex} not found in:\n${excerpt}`);
   }
   return m.length > 1 && m[1] !== undefined ? m[1] : m[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pages
+// ---------------------------------------------------------------------------------------------
+
+/** How long a page helper waits for what a person should see. */
+export const TIMEOUT = 10_000;
+
+/** Where failing steps leave a screenshot and the page's HTML (gitignored). */
+export const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+
+/** Poll `fn` until it stops throwing (returns its value) or the timeout passes (rethrows). */
+export async function eventually(fn, timeoutMs = TIMEOUT) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+/** Wait until the locator is visible; the message says what a person should have seen. */
+export async function seen(locator, what, timeoutMs = TIMEOUT) {
+  try {
+    await locator.first().waitFor({ state: 'visible', timeout: timeoutMs });
+  } catch (err) {
+    throw new Error(`expected to see ${what}, but it did not appear within ${timeoutMs} ms (${err.message.split('\n')[0]})`);
+  }
+}
+
+export async function h1Text(page) {
+  return (await page.getByRole('heading', { level: 1 }).first().innerText()).trim();
+}
+
+export async function expectHeading(page, text) {
+  await eventually(async () => assert.equal(await h1Text(page), text, `page heading at ${page.url()}`));
+}
+
+export function pathOf(page) {
+  return new URL(page.url()).pathname;
+}
+
+const documents = new WeakMap();
+
+/** Record the last main-frame document response of `page` (see lastDocument), to check the
+ *  status of pages reached through redirects. */
+export function trackDocuments(page) {
+  if (documents.has(page)) return;
+  documents.set(page, null);
+  page.on('response', (response) => {
+    const request = response.request();
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) documents.set(page, response);
+  });
+}
+
+/** The last main-frame document response of a page passed to trackDocuments, else null. */
+export function lastDocument(page) {
+  return documents.get(page) ?? null;
+}
+
+/**
+ * Named steps as sub-tests of `t`: after a failure the later steps are skipped, and the failing
+ * one leaves tests/e2e/artifacts/<prefix>-<step>.png and .html and reports the browser console's
+ * errors (e.g. Content-Security-Policy violations) seen during the step. Returns { step, broken } where
+ * broken() is the name of the failed step, or null.
+ */
+export function stepper(t, page, prefix) {
+  let broken = null;
+  let consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  const step = (name, fn) =>
+    t.test(name, { skip: broken ? `an earlier step failed: ${broken}` : false }, async () => {
+      consoleErrors = [];
+      try {
+        await fn();
+      } catch (err) {
+        broken = name;
+        if (consoleErrors.length) {
+          err.message += `\n  browser console errors during this step:\n    ${consoleErrors.slice(-5).join('\n    ')}`;
+        }
+        const file = `${prefix}-${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase()}`;
+        try {
+          await mkdir(ARTIFACTS, { recursive: true });
+          await page.screenshot({ path: join(ARTIFACTS, `${file}.png`), fullPage: true });
+          await writeFile(join(ARTIFACTS, `${file}.html`), `<!-- ${page.url()} -->\n${await page.content()}`);
+          err.message += `\n  at ${page.url()} (status ${lastDocument(page)?.status() ?? '?'}); screenshot: tests/e2e/artifacts/${file}.png`;
+        } catch (shotErr) {
+          err.message += `\n  (could not save a screenshot: ${shotErr.message})`;
+        }
+        throw err;
+      }
+    });
+  return { step, broken: () => broken };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------------------------
+
+export const INSTITUTION = 'Northfield University';
+export const ROLE = 'Graduate trainee (Current student in a Masters, PhD, or Medical school training program)';
+export const TERMS_CHECKBOX = 'I have read, understand, and agree to the Terms of Use and Privacy Statement.';
+export const ACCOUNT_DOMAIN = 'researchworkbench.example';
+
+/**
+ * Details of a new account, unique per run: username `<prefix><digits>`, last name
+ * `<familyPrefix><6 digits>`; institution Northfield University (Registered and Controlled Tier
+ * by e-mail domain). `overrides` replace any field.
+ */
+export function newAccount({ prefix = 'e2e', familyPrefix = 'Journey', ...overrides } = {}) {
+  const stamp = `${Date.now()}${String(Math.floor(Math.random() * 100)).padStart(2, '0')}`;
+  const username = `${prefix}${stamp}`;
+  return {
+    stamp,
+    username,
+    accountName: `${username}@${ACCOUNT_DOMAIN}`,
+    contactEmail: `${username}@northfield.example`,
+    institution: INSTITUTION,
+    role: ROLE,
+    given: 'Ada',
+    family: `${familyPrefix}${stamp.slice(-6)}`,
+    street: `${stamp.slice(-4)} Lantern Lane`,
+    city: 'Northfield',
+    state: 'Minnesota',
+    zip: '55057',
+    country: 'United States',
+    background: `Epidemiologist studying sleep and cardiometabolic health in wearable-device data (run ${stamp}).`,
+    newPassword: 'violet harbor lantern 2931',
+    ...overrides,
+  };
+}
+
+/** Home page → "Create Account" → terms. With checkErrors, first tries "Next" unchecked. */
+export async function acceptTerms(page, base, { checkErrors = false } = {}) {
+  const home = await page.goto(`${base}/`);
+  assert.equal(home?.status(), 200, `GET / returned ${home?.status()}`);
+  await page.getByRole('link', { name: 'Create Account', exact: true }).first().click();
+  await expectHeading(page, 'Terms of Use and Privacy Statement');
+
+  const agree = page.getByRole('checkbox', { name: TERMS_CHECKBOX, exact: true });
+  assert.equal(await agree.isChecked(), false, 'the terms checkbox starts checked');
+  if (checkErrors) {
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+    await seen(page.getByRole('alert').filter({ hasText: /check the box/i }), 'an error asking to check the box');
+    await expectHeading(page, 'Terms of Use and Privacy Statement');
+  }
+
+  await page.getByRole('checkbox', { name: TERMS_CHECKBOX, exact: true }).check();
+  await page.getByRole('button', { name: 'Next', exact: true }).click();
+  await expectHeading(page, 'Create your account');
+  await seen(page.getByText('Step 1 of 2'), '"Step 1 of 2"');
+}
+
+/** Sign-up step 1: institution, e-mail, role. With checkErrors, first a non-matching e-mail. */
+export async function fillSignupStep1(page, account, { checkErrors = false } = {}) {
+  const institution = page.getByLabel('Select your institution', { exact: false });
+  // Choosing the institution reloads the role list (htmx); wait for it before choosing a role.
+  const rolesLoaded = page.waitForResponse((r) => new URL(r.url()).pathname === '/create-account/roles');
+  await institution.selectOption({ label: account.institution });
+  assert.equal((await rolesLoaded).status(), 200, 'the role list did not reload');
+  const role = page.getByLabel('Which of the following best describes your role?', { exact: false });
+  await eventually(async () =>
+    assert.ok((await role.locator('option', { hasText: account.role }).count()) === 1, `role "${account.role}" offered`),
+  );
+  await sleep(100); // let htmx finish swapping and settling the new <select>
+
+  const email = page.getByLabel('Your institutional email address', { exact: false });
+  if (checkErrors) {
+    await email.fill('someone@gmail.com');
+    await role.selectOption({ label: account.role });
+    await page.getByRole('button', { name: 'Next', exact: true }).click();
+
+    await seen(
+      page.getByRole('alert').filter({ hasText: 'does not match your institution' }),
+      'an error that the e-mail "does not match your institution"',
+    );
+    assert.equal(await email.inputValue(), 'someone@gmail.com', 'the typed e-mail was not kept in the field');
+    assert.equal(
+      await institution.locator('option:checked').innerText(),
+      account.institution,
+      'the chosen institution was not kept',
+    );
+  }
+  if ((await role.locator('option:checked').innerText()).trim() !== account.role) {
+    await role.selectOption({ label: account.role });
+  }
+
+  await email.fill(account.contactEmail);
+  await page.getByRole('button', { name: 'Next', exact: true }).click();
+  await seen(page.getByText('Step 2 of 2'), '"Step 2 of 2"');
+}
+
+/** Sign-up step 2: username (live check), about you, address, background; then "Submit". */
+export async function fillSignupStep2(page, account) {
+  const usernameField = page.getByLabel('Username', { exact: true });
+  await usernameField.pressSequentially(account.username, { delay: 10 });
+  await seen(
+    page.getByText(`${account.accountName} is available.`, { exact: true }),
+    `the live check "${account.accountName} is available."`,
+  );
+
+  await page.getByLabel('First name', { exact: true }).fill(account.given);
+  await page.getByLabel('Last name', { exact: true }).fill(account.family);
+  await page.getByLabel('Street address', { exact: true }).fill(account.street);
+  await page.getByLabel('City', { exact: true }).fill(account.city);
+  await page.getByLabel('State or province', { exact: true }).fill(account.state);
+  await page.getByLabel('Zip or postal code', { exact: true }).fill(account.zip);
+  await page.getByLabel('Country', { exact: true }).fill(account.country);
+  await page.getByRole('textbox', { name: 'Research background', exact: true }).fill(account.background);
+  await page
+    .getByRole('group', { name: /How did you hear/ })
+    .getByRole('checkbox', { name: 'Friends or colleagues', exact: true })
+    .check();
+  await page.getByLabel('Sex at birth', { exact: true }).selectOption({ label: 'Prefer not to answer' });
+
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+}
+
+/** The "Congratulations!" page after sign-up names the account and the contact e-mail. */
+export async function expectSignupDone(page, account) {
+  await expectHeading(page, 'Congratulations!');
+  await seen(page.getByText(account.accountName, { exact: true }), `the account name ${account.accountName}`);
+  await seen(page.getByText(account.contactEmail, { exact: true }), `the contact e-mail ${account.contactEmail}`);
+}
+
+/**
+ * The welcome e-mail to the account's contact address: { mailedUser, tempPassword,
+ * registrationUrl }, checked to name the account and link to `base`.
+ */
+export async function readWelcomeMail(outbox, account, base) {
+  const mail = await readLatestMail(outbox, account.contactEmail, { timeoutMs: 15_000 });
+  const mailedUser = extract(mail, /^Your Username: *(\S+) *$/m);
+  const tempPassword = extract(mail, /^Your Temporary Password: *(.+?) *$/m);
+  const registrationUrl = extract(mail, /Complete Registration: *(\S+)/);
+  assert.ok(
+    mailedUser === account.username || mailedUser === account.accountName,
+    `the e-mail names username ${mailedUser}, expected ${account.username} or ${account.accountName}`,
+  );
+  assert.ok(tempPassword.length > 0, 'empty temporary password in the e-mail');
+  assert.ok(registrationUrl.startsWith(base), `Complete Registration link ${registrationUrl} is not on ${base}`);
+  return { mailedUser, tempPassword, registrationUrl };
+}
+
+/**
+ * Create `account` through the pages (terms, both sign-up steps, confirmation) and return its
+ * welcome mail (readWelcomeMail). checkErrors also walks through the pages' error messages.
+ */
+export async function createAccount(page, base, outbox, account, { checkErrors = false } = {}) {
+  await acceptTerms(page, base, { checkErrors });
+  await fillSignupStep1(page, account, { checkErrors });
+  await fillSignupStep2(page, account);
+  await expectSignupDone(page, account);
+  return readWelcomeMail(outbox, account, base);
+}
+
+/** Open the e-mail's Complete Registration link; sign in there with the temporary password. */
+export async function signInFromWelcomeMail(page, account, welcome) {
+  const response = await page.goto(welcome.registrationUrl);
+  assert.equal(response?.status(), 200, `GET ${welcome.registrationUrl} ended with ${response?.status()}`);
+  await expectHeading(page, 'Sign In');
+  const prefilled = await page.getByLabel('Username', { exact: true }).inputValue();
+  assert.ok(
+    [welcome.mailedUser, account.username, account.accountName].includes(prefilled),
+    `username field holds "${prefilled}", expected ${welcome.mailedUser}`,
+  );
+  await page.getByLabel('Password', { exact: true }).fill(welcome.tempPassword);
+  await page.getByRole('button', { name: 'Sign In', exact: true }).click();
+}
+
+/** "Change Your Password": set account.newPassword (checkErrors: a too-short one first). */
+export async function changeFirstPassword(page, account, { checkErrors = false } = {}) {
+  await expectHeading(page, 'Change Your Password');
+  if (checkErrors) {
+    await page.getByLabel('New password', { exact: true }).fill('short pass');
+    await page.getByLabel('Confirm new password', { exact: true }).fill('short pass');
+    await page.getByRole('button', { name: 'Enter', exact: true }).click();
+    await seen(
+      page.getByRole('alert').filter({ hasText: 'at least 15 characters' }),
+      'an error mentioning "at least 15 characters"',
+    );
+    await expectHeading(page, 'Change Your Password');
+  }
+  await page.getByLabel('New password', { exact: true }).fill(account.newPassword);
+  await page.getByLabel('Confirm new password', { exact: true }).fill(account.newPassword);
+  await page.getByRole('button', { name: 'Enter', exact: true }).click();
+}
+
+/** First sign-in: welcome-mail link, temporary password, new password → Data Access Requirements. */
+export async function firstSignIn(page, base, account, welcome, { checkErrors = false } = {}) {
+  await signInFromWelcomeMail(page, account, welcome);
+  await changeFirstPassword(page, account, { checkErrors });
+  await expectDataAccessRequirements(page);
+}
+
+/** Fill the "Sign In" form and submit it. */
+export async function signIn(page, user, password) {
+  await page.getByLabel('Username', { exact: true }).fill(user);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign In', exact: true }).click();
+}
+
+/** "Sign Out", then check that the page offers "Sign In" and no longer "Sign Out". */
+export async function signOut(page) {
+  await page.getByRole('button', { name: 'Sign Out', exact: true }).click();
+  await seen(page.getByRole('link', { name: 'Sign In', exact: true }), 'a "Sign In" link after signing out');
+  assert.equal(
+    await page.getByRole('button', { name: 'Sign Out', exact: true }).count(),
+    0,
+    'the "Sign Out" button is still shown after signing out',
+  );
+}
+
+/** The item of the Data Access Requirements list whose label is `label`. */
+export function moduleItem(page, label) {
+  return page.getByRole('listitem').filter({ has: page.getByText(label, { exact: true }) });
+}
+
+/**
+ * Wait for "Data Access Requirements" (HTTP 200, as the last document when the page was tracked
+ * with trackDocuments) listing the three registration modules.
+ */
+export async function expectDataAccessRequirements(page) {
+  await page.waitForURL((url) => url.pathname === '/data-access-requirements', { timeout: TIMEOUT });
+  await page.waitForLoadState('load');
+  const last = lastDocument(page);
+  if (last) {
+    assert.equal(new URL(last.url()).pathname, '/data-access-requirements', 'last document response');
+    assert.equal(last.status(), 200, `GET /data-access-requirements returned ${last.status()}`);
+  }
+  await expectHeading(page, 'Data Access Requirements');
+  for (const module of [
+    'Turn on 2-Step Verification',
+    'Verify your identity',
+    'Complete Responsible Conduct of Research Training',
+  ]) {
+    await seen(moduleItem(page, module), `the requirement "${module}"`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2-step verification
+// ---------------------------------------------------------------------------------------------
+
+/** RFC 4648 base32 (case, spaces and padding ignored) → bytes. */
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const clean = String(text).toUpperCase().replace(/[\s=-]/g, '');
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of clean) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error(`base32Decode: "${c}" is not a base32 character`);
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The RFC 6238 time step of `unixSeconds` (30-second steps from 0). */
+export function totpStep(unixSeconds = Date.now() / 1000) {
+  return Math.floor(unixSeconds / 30);
+}
+
+/**
+ * RFC 6238 TOTP with HMAC-SHA-1: the 6-digit code of `base32Secret` at `unixSeconds` (default
+ * now): HMAC over the 8-byte big-endian time step, dynamic truncation (RFC 4226), mod 10^6.
+ */
+export function totp(base32Secret, unixSeconds = Date.now() / 1000, { digits = 6 } = {}) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(totpStep(unixSeconds)));
+  const mac = createHmac('sha1', base32Decode(base32Secret)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
+  return String(binary % 10 ** digits).padStart(digits, '0');
 }

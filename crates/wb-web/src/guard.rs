@@ -215,12 +215,10 @@ pub async fn request_context(
 
 fn with_headers(state: &AppState, mut response: Response, set_pre: Option<String>) -> Response {
     let h = response.headers_mut();
-    let fixed: [(&str, &str); 6] = [
-        (
-            "content-security-policy",
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-        ),
+    if let Ok(v) = HeaderValue::from_str(&state.content_security_policy) {
+        h.insert("content-security-policy", v);
+    }
+    let fixed: [(&str, &str); 5] = [
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "same-origin"),
         ("x-frame-options", "DENY"),

@@ -56,6 +56,27 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// One client per configured identity provider, in configuration order.
     pub identity_providers: Vec<Arc<wb_auth::oidc::OidcClient>>,
+    /// The Content-Security-Policy of every response. Forms may submit only to this site,
+    /// and to the identity providers' origins, because starting identity verification is a
+    /// form whose answer redirects there (browsers apply `form-action` to that redirect).
+    pub content_security_policy: String,
+}
+
+fn content_security_policy(config: &Config) -> String {
+    let mut form_action = vec!["'self'".to_owned()];
+    for p in &config.identity.providers {
+        if let Ok(u) = url::Url::parse(&p.issuer) {
+            let origin = u.origin().ascii_serialization();
+            if !form_action.contains(&origin) {
+                form_action.push(origin);
+            }
+        }
+    }
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action {}",
+        form_action.join(" ")
+    )
 }
 
 impl std::ops::Deref for AppState {
@@ -87,6 +108,7 @@ impl AppState {
                 .cloned()
                 .map(|p| Arc::new(wb_auth::oidc::OidcClient::new(p)))
                 .collect(),
+            content_security_policy: content_security_policy(&config),
             config,
             clock,
         }))

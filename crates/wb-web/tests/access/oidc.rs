@@ -32,6 +32,20 @@ async fn identity_is_verified_through_the_provider(app: TestApp) {
     app.signed_in_user("ada.l", "ada@northfield.example").await;
     let page = app.get("/identity").await;
     assert!(page.body.contains("LOGIN.GOV") && page.body.contains("For all users"));
+    // The form that starts verification answers with a redirect to the provider, which the
+    // browser allows only when the provider's origin is in `form-action`.
+    let issuer = url::Url::parse(&std::env::var("WB_TEST_OIDC_ISSUER").unwrap()).unwrap();
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!(
+            "form-action 'self' {}",
+            issuer.origin().ascii_serialization()
+        )),
+        "{csp}"
+    );
     let auth = app.start_identity("login-gov").await;
     let url = url::Url::parse(&auth).unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
