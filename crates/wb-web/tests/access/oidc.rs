@@ -16,7 +16,25 @@ crate::on_both_databases!(
     expired_id_token_is_refused,
     assurance_level_below_required_is_refused,
     one_identity_binds_to_one_account,
+    a_verification_started_by_another_user_is_refused,
 );
+
+async fn a_verification_started_by_another_user_is_refused(app: TestApp) {
+    app.signed_in_user("ada.l", "ada@northfield.example").await;
+    let auth = app.start_identity("id-me").await;
+    let callback = app
+        .drive_provider(&auth, "ada-at-idp", Consent::Allow)
+        .await;
+    // Someone else signs in on the same browser and delivers Ada's callback.
+    app.sign_out().await;
+    app.signed_in_user("grace.h", "grace@northfield.example")
+        .await;
+    let r = app.get(&callback).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("was not started from this browser"));
+    assert!(!identity_done(&app, "ada.l").await);
+    assert!(!identity_done(&app, "grace.h").await);
+}
 
 async fn identity_done(app: &TestApp, username: &str) -> bool {
     let u = app.store.user_by_username(username).await.unwrap().unwrap();
