@@ -7,12 +7,15 @@
 pub mod access;
 pub mod choices;
 pub mod conduct;
+pub mod credits;
 pub mod email;
 pub mod errors;
 pub mod institution;
+pub mod research_purpose;
 pub mod signup;
 pub mod training;
 pub mod username;
+pub mod workspace;
 
 pub use email::EmailAddress;
 pub use errors::FieldErrors;

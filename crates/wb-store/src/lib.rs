@@ -11,6 +11,7 @@ mod institutions;
 pub mod migrate;
 mod sessions;
 pub mod testing;
+mod workspaces;
 
 use std::sync::Once;
 
@@ -21,6 +22,9 @@ pub use access::{Attempt, TotpRecord};
 pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, ThrottleState};
+pub use workspaces::{
+    CdrVersion, DirectoryRow, LedgerRow, NewLedgerEntry, NewWorkspace, WorkspaceRecord,
+};
 
 /// Errors of the persistence layer.
 #[derive(Debug, thiserror::Error)]

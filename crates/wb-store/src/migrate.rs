@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0001_accounts.sql"),
     ),
     (2, "access", include_str!("../migrations/0002_access.sql")),
+    (
+        3,
+        "workspaces",
+        include_str!("../migrations/0003_workspaces.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -37,7 +37,176 @@ conformance!(
     identities_bind_to_one_account,
     reminders_and_tier_changes_are_recorded_once,
     assessment_attempts_submit_once,
+    cdr_versions_keep_one_default_per_tier,
+    workspaces_members_directory_and_soft_delete,
+    credit_ledger_is_append_only_and_checked,
 );
+
+async fn cdr_versions_keep_one_default_per_tier(store: Store) {
+    let v6 = store
+        .register_cdr_version("Registered Tier Dataset v6", "registered", true, None, 10)
+        .await
+        .unwrap();
+    let v7 = store
+        .register_cdr_version(
+            "Registered Tier Dataset v7",
+            "registered",
+            true,
+            Some("/data/v7"),
+            20,
+        )
+        .await
+        .unwrap();
+    store
+        .register_cdr_version("Controlled Tier Dataset v7", "controlled", true, None, 20)
+        .await
+        .unwrap();
+    let rt = store.cdr_versions("registered").await.unwrap();
+    assert_eq!(rt.iter().map(|v| v.id).collect::<Vec<_>>(), vec![v7, v6]);
+    assert!(rt[0].is_default && !rt[1].is_default);
+    assert_eq!(
+        store
+            .cdr_version(v7)
+            .await
+            .unwrap()
+            .unwrap()
+            .data_dir
+            .as_deref(),
+        Some("/data/v7")
+    );
+    assert!(matches!(
+        store
+            .register_cdr_version("Registered Tier Dataset v7", "registered", false, None, 30)
+            .await,
+        Err(StoreError::Conflict("name"))
+    ));
+}
+
+async fn workspaces_members_directory_and_soft_delete(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let grace = create(&store, "grace", "grace@northfield.example")
+        .await
+        .unwrap();
+    let cdr = store
+        .register_cdr_version("Registered Tier Dataset v7", "registered", true, None, 10)
+        .await
+        .unwrap();
+    let new =
+        |ns: &'static str, name: &'static str, creator: i64, review: bool| wb_store::NewWorkspace {
+            namespace: ns,
+            name,
+            creator_user_id: creator,
+            tier: "registered",
+            cdr_version_id: cdr,
+            billing_account_id: None,
+            research_purpose: "{}",
+            review_requested: review,
+            now: 100,
+        };
+    let w = store
+        .create_workspace(&new("wb-a-1", "Lindqvist_training", ada, true))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_workspace(&new("wb-a-2", "Lindqvist_training", ada, false))
+            .await,
+        Err(StoreError::Conflict("name"))
+    ));
+    // Another creator may use the same name.
+    store
+        .create_workspace(&new("wb-g-1", "Lindqvist_training", grace, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.workspace_members(w).await.unwrap(),
+        vec![(ada, "owner".to_string())]
+    );
+    store
+        .set_workspace_role(w, grace, Some("reader"), 110)
+        .await
+        .unwrap();
+    store
+        .set_workspace_role(w, grace, Some("writer"), 111)
+        .await
+        .unwrap();
+    assert_eq!(store.workspace_members(w).await.unwrap().len(), 2);
+    assert_eq!(store.workspaces_of(grace).await.unwrap().len(), 2);
+    assert_eq!(store.open_review_requests().await.unwrap().len(), 1);
+    assert_eq!(store.directory().await.unwrap().len(), 2);
+    assert_eq!(
+        store.directory().await.unwrap()[1].institution_name,
+        "Northfield University"
+    );
+    store.delete_workspace(w, 120).await.unwrap();
+    assert!(
+        store
+            .workspace_by_namespace("wb-a-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.workspace(w).await.unwrap().unwrap().deleted_at,
+        Some(120)
+    );
+    assert_eq!(store.directory().await.unwrap().len(), 1);
+    // The name is free again once the workspace is deleted.
+    store
+        .create_workspace(&new("wb-a-3", "Lindqvist_training", ada, false))
+        .await
+        .unwrap();
+    store.set_workspace_role(w, grace, None, 130).await.unwrap();
+    assert_eq!(store.workspace_members(w).await.unwrap().len(), 1);
+}
+
+async fn credit_ledger_is_append_only_and_checked(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    assert!(store.ensure_initial_credits(ada, 30_000, 5).await.unwrap());
+    assert!(!store.ensure_initial_credits(ada, 30_000, 6).await.unwrap());
+    let entry = |kind: &'static str, cents: i64| wb_store::NewLedgerEntry {
+        user_id: ada,
+        kind,
+        cents,
+        at: 7,
+        workspace_id: None,
+        note: "test",
+    };
+    let balance = |rows: &[wb_store::LedgerRow]| -> i64 {
+        rows.iter()
+            .map(|r| {
+                if r.kind == "charge" {
+                    -r.cents
+                } else {
+                    r.cents
+                }
+            })
+            .sum()
+    };
+    store
+        .append_ledger(&entry("charge", 10_000), |_| Ok(()))
+        .await
+        .unwrap();
+    let refused = store
+        .append_ledger(&entry("charge", 25_000), |rows| {
+            if balance(rows) < 25_000 {
+                Err(format!("only {} left", balance(rows)))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+    assert!(matches!(refused, Err(StoreError::Refused(m)) if m == "only 20000 left"));
+    let rows = store.ledger(ada).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(balance(&rows), 20_000);
+}
 
 async fn access_modules_complete_bypass_and_reset(store: Store) {
     use wb_domain::access::AccessModule;
@@ -344,7 +513,7 @@ async fn create(store: &Store, username: &str, email: &str) -> Result<i64, Store
 async fn migrations_are_idempotent(store: Store) {
     let again = store.migrate(5).await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current, 2);
+    assert_eq!(again.current, 3);
     assert!(store.pending_migrations().await.unwrap().is_empty());
 }
 
