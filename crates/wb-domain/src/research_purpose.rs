@@ -418,12 +418,6 @@ pub struct PublicSummary {
     pub population_groups: Vec<String>,
 }
 
-/// `Some(trimmed)` unless blank.
-fn optional_text(s: &str) -> Option<String> {
-    let t = s.trim();
-    (!t.is_empty()).then(|| t.to_owned())
-}
-
 /// Whether `s` holds a control character other than a line break or tab.
 fn has_control(s: &str) -> bool {
     s.chars()
@@ -1198,8 +1192,12 @@ mod tests {
         assert_eq!(PopulationGroup::choices().len(), 11);
         assert_eq!(ReviewRequest::choices()[0].code, "yes");
         assert_eq!(QUESTIONS.len(), 8);
-        assert!(!Q6_REVIEW.publicly_displayed);
-        assert!(Q1_PRIMARY_PURPOSE.publicly_displayed);
+        let public: Vec<&str> = QUESTIONS
+            .iter()
+            .filter(|q| q.publicly_displayed)
+            .map(|q| q.number)
+            .collect();
+        assert_eq!(public, vec!["1", "2.1", "2.2", "2.3", "5"]);
         // Codes are unique and snake_case.
         let all: Vec<Vec<Choice>> = vec![
             PrimaryPurpose::choices(),
@@ -1260,12 +1258,15 @@ mod tests {
                 review_requested: s(if review { "yes" } else { "no" }),
             };
             let research = purposes.contains(&PrimaryPurpose::Research);
+            let research_consistent = research != areas.is_empty();
+            let population_consistent = yes != groups.is_empty();
+            let none_alone = !outcomes.contains(&Outcome::NoneApply) || outcomes.len() == 1;
             let ok_expected = !purposes.is_empty()
-                && research == !areas.is_empty()
+                && research_consistent
                 && !dissemination.is_empty()
                 && !outcomes.is_empty()
-                && !(outcomes.contains(&Outcome::NoneApply) && outcomes.len() > 1)
-                && yes == !groups.is_empty();
+                && none_alone
+                && population_consistent;
             match validate(&input) {
                 Ok(p) => {
                     prop_assert!(ok_expected);

@@ -21,7 +21,24 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     pub access: AccessConfig,
     pub identity: IdentityConfig,
+    pub workspaces: WorkspacesConfig,
     pub demo: DemoConfig,
+}
+
+/// Workspaces and billing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkspacesConfig {
+    /// Initial credits every user gets, in cents (default $300.00).
+    pub initial_credits_cents: i64,
+}
+
+impl Default for WorkspacesConfig {
+    fn default() -> Self {
+        Self {
+            initial_credits_cents: wb_domain::credits::DEFAULT_INITIAL_CREDITS_CENTS,
+        }
+    }
 }
 
 /// Identity verification providers (OpenID Connect). With none configured, identity is
@@ -137,6 +154,7 @@ impl Default for Config {
             throttle: ThrottleConfig::default(),
             access: AccessConfig::default(),
             identity: IdentityConfig::default(),
+            workspaces: WorkspacesConfig::default(),
             demo: DemoConfig::default(),
         }
     }
@@ -254,6 +272,9 @@ impl Config {
         }
         if self.access.rt_questions == 0 || self.access.ct_questions == 0 {
             return Err("access.rt_questions and access.ct_questions must be at least 1".into());
+        }
+        if !(0..=100_000_000).contains(&self.workspaces.initial_credits_cents) {
+            return Err("workspaces.initial_credits_cents must be between 0 and 100000000".into());
         }
         for (i, p) in self.identity.providers.iter().enumerate() {
             if p.key.is_empty()

@@ -90,6 +90,17 @@ pub async fn load_if_empty(store: &Store, now: i64) -> Result<usize, StoreError>
     for i in &all {
         store.upsert_institution(i, now).await?;
     }
+    // Dataset versions to choose from until real ones are registered (`wb cdr register`).
+    for (name, tier) in [
+        ("Registered Tier Dataset v7", "registered"),
+        ("Controlled Tier Dataset v7", "controlled"),
+    ] {
+        if store.cdr_versions(tier).await?.is_empty() {
+            store
+                .register_cdr_version(name, tier, true, None, now)
+                .await?;
+        }
+    }
     store.set_meta("demo_loaded", &now.to_string()).await?;
     Ok(all.len())
 }

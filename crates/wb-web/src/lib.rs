@@ -28,7 +28,10 @@ pub use state::{AppState, Clock, ManualClock, SystemClock};
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    use pages::{access, account, conduct, identity, profile, public, signin, training, twofactor};
+    use pages::{
+        access, account, conduct, identity, profile, public, signin, training, twofactor,
+        workspaces,
+    };
     Router::new()
         .route("/", get(public::home))
         .route("/healthz", get(public::healthz))
@@ -101,6 +104,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/me/access", get(api::my_access))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/workspaces", get(workspaces::list))
+        .route(
+            "/workspaces/new",
+            get(workspaces::new_form).post(workspaces::new_submit),
+        )
+        .route("/workspaces/confirm", post(workspaces::confirm))
+        .route("/workspaces/{ns}", get(workspaces::data))
+        .route("/workspaces/{ns}/about", get(workspaces::about))
+        .route("/research-hub", get(workspaces::research_hub))
         .route("/static/{file}", get(assets::serve))
         .fallback(public::not_found)
         .layer(axum::middleware::from_fn_with_state(

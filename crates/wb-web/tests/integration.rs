@@ -3,6 +3,7 @@
 
 mod access;
 mod support;
+mod workspaces_tests;
 
 use reqwest::StatusCode;
 use support::{TestApp, field, text_of};

@@ -9,6 +9,7 @@ pub mod public;
 pub mod signin;
 pub mod training;
 pub mod twofactor;
+pub mod workspaces;
 
 use askama::Template;
 use axum::http::StatusCode;

@@ -609,3 +609,113 @@ impl TestApp {
         r.location.unwrap()
     }
 }
+
+impl TestApp {
+    /// A signed-in user who holds every access module (set in the store directly, as the
+    /// access tests cover the pages that complete them).
+    pub async fn user_with_access(&self, username: &str, email: &str) -> i64 {
+        use wb_domain::access::AccessModule;
+        self.signed_in_user(username, email).await;
+        let u = self
+            .store
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap();
+        let now = wb_web::Clock::now(&*self.clock);
+        for m in [
+            AccessModule::TwoFactor,
+            AccessModule::Identity,
+            AccessModule::RtTraining,
+            AccessModule::CtTraining,
+        ] {
+            self.store
+                .complete_module(u.id, m, now, None)
+                .await
+                .unwrap();
+        }
+        self.store
+            .sign_code_of_conduct(u.id, wb_domain::conduct::CURRENT.version, "XX", now)
+            .await
+            .unwrap();
+        u.id
+    }
+
+    /// The training statement from the user guide as form fields, plus name, tier and dataset.
+    pub fn workspace_fields(name: &str, tier: &str, cdr_version: i64) -> Vec<(String, String)> {
+        let p = wb_domain::research_purpose::training_input();
+        let mut f: Vec<(String, String)> = vec![
+            ("name".into(), name.into()),
+            ("tier".into(), tier.into()),
+            ("cdr_version".into(), cdr_version.to_string()),
+            ("billing".into(), "initial_credits".into()),
+            ("intended_study".into(), p.intended_study.clone()),
+            ("scientific_approach".into(), p.scientific_approach.clone()),
+            (
+                "anticipated_findings".into(),
+                p.anticipated_findings.clone(),
+            ),
+            ("disease_of_focus".into(), p.disease_of_focus.clone()),
+            (
+                "other_purpose_details".into(),
+                p.other_purpose_details.clone(),
+            ),
+            ("dissemination_other".into(), p.dissemination_other.clone()),
+            ("population".into(), p.population.clone()),
+            ("population_other".into(), p.population_other.clone()),
+            ("review_requested".into(), p.review_requested.clone()),
+        ];
+        for (k, list) in [
+            ("purposes", &p.purposes),
+            ("research_areas", &p.research_areas),
+            ("dissemination", &p.dissemination),
+            ("outcomes", &p.outcomes),
+            ("population_groups", &p.population_groups),
+        ] {
+            for v in list {
+                f.push((k.into(), v.clone()));
+            }
+        }
+        f
+    }
+
+    /// Posts `fields` to `action` with a CSRF token from `page`.
+    pub async fn submit_owned(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(String, String)],
+    ) -> Resp {
+        let borrowed: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.submit(page, action, &borrowed).await
+    }
+
+    /// Creates a workspace through the form and its confirm step; returns its namespace.
+    pub async fn create_workspace(&self, name: &str, tier: &str) -> String {
+        let cdr = self.store.cdr_versions(tier).await.unwrap()[0].id;
+        let r = self
+            .submit_owned(
+                "/workspaces/new",
+                "/workspaces/new",
+                &Self::workspace_fields(name, tier, cdr),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
+        let state = field(&r.body, "state").expect("the confirm step");
+        let r = self
+            .submit_raw_form(
+                "/workspaces/confirm",
+                &r.body,
+                &[("state", &state), ("decision", "confirm")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+        r.location
+            .unwrap()
+            .trim_start_matches("/workspaces/")
+            .to_owned()
+    }
+}

@@ -1,0 +1,794 @@
+//! Workspaces: the list ("Workspaces" with "+"), creating one (name, tier, dataset version,
+//! billing, the Research Use Statement, a "Confirm" step listing what becomes public), the
+//! workspace itself ("DATA ANALYSIS" and "ABOUT"), and the public Research Hub directory.
+//!
+//! Every workspace route goes through [`open_workspace`]: a non-member gets 404 (no hint that
+//! the workspace exists), a member whose tier lapsed gets 403 with the reason, and each action
+//! is checked against the role matrix in `wb_domain::workspace`.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use serde::{Deserialize, Serialize};
+use wb_domain::credits::{self, EntryKind, LedgerEntry};
+use wb_domain::research_purpose::{
+    self, Choice, Dissemination, Outcome, PopulationAnswer, PopulationGroup, PrimaryPurpose,
+    PublicSummary, ResearchArea, ResearchPurpose, ResearchPurposeInput, ReviewRequest,
+};
+use wb_domain::workspace::{self, WorkspaceAction, WorkspaceName, WorkspaceRole};
+use wb_domain::{AccessTier, FieldErrors};
+use wb_store::{StoreError, WorkspaceRecord};
+
+use super::{Layout, has, ok, page};
+use crate::error::{WebError, WebResult};
+use crate::guard::{Session, SignedIn};
+use crate::registration;
+use crate::state::AppState;
+
+/// A workspace the caller may act on, with their role.
+pub struct Opened {
+    pub ws: WorkspaceRecord,
+    pub role: WorkspaceRole,
+    pub tier: AccessTier,
+}
+
+/// Loads a workspace for `action`: 404 for non-members, 403 when the caller's tier lapsed or
+/// the role does not allow the action.
+pub async fn open_workspace(
+    state: &AppState,
+    s: &Session,
+    namespace: &str,
+    action: WorkspaceAction,
+) -> WebResult<Opened> {
+    let ws = state
+        .store
+        .workspace_by_namespace(namespace)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let members = state.store.workspace_members(ws.id).await?;
+    let role = members
+        .iter()
+        .find(|(u, _)| *u == s.user.id)
+        .and_then(|(_, r)| WorkspaceRole::from_code(r))
+        .ok_or(WebError::NotFound)?;
+    let tier = AccessTier::from_code(&ws.tier)
+        .ok_or_else(|| WebError::BadRequest("unknown tier".into()))?;
+    let a = registration::load(state, &s.user).await?;
+    if !a.has_tier(tier) {
+        return Err(WebError::Forbidden(format!(
+            "This workspace uses {} data, and you do not hold {} access now. Your workspace is \
+             kept: renew what is due on your Data Access Requirements page to open it again.",
+            tier.label(),
+            tier.label()
+        )));
+    }
+    if !workspace::allows(role, action) {
+        return Err(WebError::Forbidden(format!(
+            "As a {} of this workspace you cannot do this ({}). Ask an owner to change your role.",
+            role.label(),
+            action.label().to_lowercase()
+        )));
+    }
+    Ok(Opened { ws, role, tier })
+}
+
+pub fn purpose_of(ws: &WorkspaceRecord) -> WebResult<ResearchPurpose> {
+    serde_json::from_str(&ws.research_purpose)
+        .map_err(|e| WebError::BadRequest(format!("stored research purpose unreadable: {e}")))
+}
+
+/// The user's credits balance in cents (granting the initial credits the first time).
+pub async fn credits_left(state: &AppState, user_id: i64) -> WebResult<i64> {
+    state
+        .store
+        .ensure_initial_credits(
+            user_id,
+            state.config.workspaces.initial_credits_cents,
+            state.now(),
+        )
+        .await?;
+    let entries: Vec<LedgerEntry> = state
+        .store
+        .ledger(user_id)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let kind = if r.kind == "initial_grant" {
+                Some(EntryKind::Grant)
+            } else {
+                EntryKind::from_code(&r.kind)
+            }?;
+            Some(LedgerEntry {
+                kind,
+                cents: r.cents,
+                at: r.at,
+                workspace: r.workspace_id,
+                note: r.note,
+            })
+        })
+        .collect();
+    Ok(credits::balance_cents(&entries))
+}
+
+struct ListRow {
+    namespace: String,
+    name: String,
+    tier: &'static str,
+    role: &'static str,
+    created: String,
+    locked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<ListRow>,
+    can_create: bool,
+}
+
+pub async fn list(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
+    let a = registration::load(&state, &s.user).await?;
+    let rows = state
+        .store
+        .workspaces_of(s.user.id)
+        .await?
+        .into_iter()
+        .map(|(w, role)| {
+            let tier = AccessTier::from_code(&w.tier).unwrap_or(AccessTier::Controlled);
+            ListRow {
+                locked: (!a.has_tier(tier)).then(|| {
+                    format!(
+                        "You need {} access to open it: renew on Data Access Requirements.",
+                        tier.label()
+                    )
+                }),
+                namespace: w.namespace,
+                name: w.name,
+                tier: tier.label(),
+                role: WorkspaceRole::from_code(&role)
+                    .map(|r| r.label())
+                    .unwrap_or("Reader"),
+                created: state.date(w.created_at),
+            }
+        })
+        .collect();
+    ok(&ListPage {
+        layout: Layout::new("Workspaces", &s.ctx, Some(&s)),
+        rows,
+        can_create: a.has_tier(AccessTier::Registered),
+    })
+}
+
+/// The create form as a browser sends it. (`serde(flatten)` cannot carry repeated keys, so
+/// every field of the statement is listed here.)
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawWorkspaceForm {
+    name: String,
+    tier: String,
+    cdr_version: String,
+    billing: String,
+    purposes: Vec<String>,
+    research_areas: Vec<String>,
+    disease_of_focus: String,
+    other_purpose_details: String,
+    intended_study: String,
+    scientific_approach: String,
+    anticipated_findings: String,
+    dissemination: Vec<String>,
+    dissemination_other: String,
+    outcomes: Vec<String>,
+    population: String,
+    population_groups: Vec<String>,
+    population_other: String,
+    review_requested: String,
+}
+
+impl From<RawWorkspaceForm> for WorkspaceForm {
+    fn from(r: RawWorkspaceForm) -> Self {
+        WorkspaceForm {
+            name: r.name,
+            tier: r.tier,
+            cdr_version: r.cdr_version,
+            billing: r.billing,
+            purpose: ResearchPurposeInput {
+                purposes: r.purposes,
+                research_areas: r.research_areas,
+                disease_of_focus: r.disease_of_focus,
+                other_purpose_details: r.other_purpose_details,
+                intended_study: r.intended_study,
+                scientific_approach: r.scientific_approach,
+                anticipated_findings: r.anticipated_findings,
+                dissemination: r.dissemination,
+                dissemination_other: r.dissemination_other,
+                outcomes: r.outcomes,
+                population: r.population,
+                population_groups: r.population_groups,
+                population_other: r.population_other,
+                review_requested: r.review_requested,
+            },
+        }
+    }
+}
+
+/// The create form as typed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorkspaceForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub cdr_version: String,
+    #[serde(default)]
+    pub billing: String,
+    pub purpose: ResearchPurposeInput,
+}
+
+struct TierOption {
+    code: &'static str,
+    label: &'static str,
+    held: bool,
+    reason: String,
+}
+
+struct VersionOption {
+    id: i64,
+    name: String,
+    tier: String,
+    is_default: bool,
+}
+
+struct RusChoices {
+    purposes: Vec<Choice>,
+    research_areas: Vec<Choice>,
+    dissemination: Vec<Choice>,
+    outcomes: Vec<Choice>,
+    population: Vec<Choice>,
+    population_groups: Vec<Choice>,
+    review: Vec<Choice>,
+    q: &'static [research_purpose::Question],
+}
+
+fn rus_choices() -> RusChoices {
+    RusChoices {
+        purposes: PrimaryPurpose::choices(),
+        research_areas: ResearchArea::choices(),
+        dissemination: Dissemination::choices(),
+        outcomes: Outcome::choices(),
+        population: PopulationAnswer::choices(),
+        population_groups: PopulationGroup::choices(),
+        review: ReviewRequest::choices(),
+        q: research_purpose::QUESTIONS,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "workspace_new.html")]
+struct NewPage {
+    layout: Layout,
+    heading: String,
+    action: String,
+    form: WorkspaceForm,
+    errors: FieldErrors,
+    tiers: Vec<TierOption>,
+    versions: Vec<VersionOption>,
+    credits: String,
+    name_rules: &'static str,
+    c: RusChoices,
+    limits: [usize; 3],
+}
+
+impl NewPage {
+    fn checked(&self, list: &[String], code: &str) -> bool {
+        has(list, code)
+    }
+}
+
+async fn new_page(
+    state: &AppState,
+    s: &Session,
+    heading: &str,
+    action: &str,
+    form: WorkspaceForm,
+    errors: FieldErrors,
+) -> WebResult<NewPage> {
+    let a = registration::load(state, &s.user).await?;
+    let mut tiers = Vec::new();
+    let mut versions = Vec::new();
+    for t in AccessTier::ALL {
+        let held = a.has_tier(*t);
+        let reason = if held {
+            String::new()
+        } else if *t == AccessTier::Controlled && !a.controlled_email_eligible {
+            format!(
+                "{}'s agreement does not cover the Controlled Tier for your account.",
+                a.institution_name
+            )
+        } else {
+            let missing: Vec<&str> = a.missing_for(*t).iter().map(|m| m.label()).collect();
+            format!("Complete first: {}.", missing.join("; "))
+        };
+        tiers.push(TierOption {
+            code: t.code(),
+            label: t.label(),
+            held,
+            reason,
+        });
+        if held {
+            for v in state.store.cdr_versions(t.code()).await? {
+                versions.push(VersionOption {
+                    id: v.id,
+                    name: v.name,
+                    tier: v.tier,
+                    is_default: v.is_default,
+                });
+            }
+        }
+    }
+    let credits = credits::format_dollars(credits_left(state, s.user.id).await?);
+    Ok(NewPage {
+        layout: Layout::new(heading, &s.ctx, Some(s)),
+        heading: heading.to_owned(),
+        action: action.to_owned(),
+        form,
+        errors,
+        tiers,
+        versions,
+        credits,
+        name_rules: workspace::NAME_RULES,
+        c: rus_choices(),
+        limits: [
+            research_purpose::INTENDED_STUDY_MAX,
+            research_purpose::SCIENTIFIC_APPROACH_MAX,
+            research_purpose::ANTICIPATED_FINDINGS_MAX,
+        ],
+    })
+}
+
+pub async fn new_form(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
+    let a = registration::load(&state, &s.user).await?;
+    if !a.has_tier(AccessTier::Registered) {
+        return Err(WebError::Forbidden(
+            "Creating a workspace needs Registered Tier access. Complete the steps on your Data Access Requirements page first.".into(),
+        ));
+    }
+    let form = WorkspaceForm {
+        tier: AccessTier::Registered.code().into(),
+        billing: "initial_credits".into(),
+        ..Default::default()
+    };
+    ok(&new_page(
+        &state,
+        &s,
+        "Create a new workspace",
+        "/workspaces/new",
+        form,
+        FieldErrors::new(),
+    )
+    .await?)
+}
+
+/// A form that passed validation.
+pub struct Checked {
+    pub name: WorkspaceName,
+    pub tier: AccessTier,
+    pub cdr_version_id: i64,
+    pub purpose: ResearchPurpose,
+}
+
+/// Validates the whole form against the domain rules and what the user holds now.
+pub async fn check_form(
+    state: &AppState,
+    s: &Session,
+    f: &WorkspaceForm,
+) -> WebResult<Result<Checked, FieldErrors>> {
+    let mut errors = FieldErrors::new();
+    let name = WorkspaceName::parse(&f.name)
+        .map_err(|e| errors.add("name", e.to_string()))
+        .ok();
+    let a = registration::load(state, &s.user).await?;
+    let tier = match AccessTier::from_code(&f.tier) {
+        Some(t) if a.has_tier(t) => Some(t),
+        Some(t) => {
+            errors.add(
+                "tier",
+                format!(
+                    "You do not hold {} access, so you cannot create a workspace with its data.",
+                    t.label()
+                ),
+            );
+            None
+        }
+        None => {
+            errors.add("tier", "Choose the data access tier.");
+            None
+        }
+    };
+    let mut cdr_version_id = None;
+    match f.cdr_version.parse::<i64>().ok() {
+        None => errors.add("cdr_version", "Choose the dataset version."),
+        Some(id) => match state.store.cdr_version(id).await? {
+            Some(v) if tier.is_some_and(|t| t.code() == v.tier) => cdr_version_id = Some(v.id),
+            Some(_) => errors.add("cdr_version", "This dataset version belongs to another tier: choose one of the tier you selected."),
+            None => errors.add("cdr_version", "This dataset version does not exist."),
+        },
+    }
+    if f.billing != "initial_credits" {
+        errors.add("billing", "Choose a billing account.");
+    } else if credits_left(state, s.user.id).await? <= 0 {
+        errors.add(
+            "billing",
+            "Your initial credits are used up. Ask for a billing account.",
+        );
+    }
+    let purpose = match research_purpose::validate(&f.purpose) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.merge(e);
+            None
+        }
+    };
+    Ok(
+        match (errors.is_empty(), name, tier, cdr_version_id, purpose) {
+            (true, Some(name), Some(tier), Some(cdr_version_id), Some(purpose)) => Ok(Checked {
+                name,
+                tier,
+                cdr_version_id,
+                purpose,
+            }),
+            _ => Err(errors),
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "workspace_confirm.html")]
+struct ConfirmPage {
+    layout: Layout,
+    action: String,
+    sealed: String,
+    name: String,
+    summary: PublicSummary,
+}
+
+const CONFIRM_PURPOSE: &str = "workspace-create";
+
+/// "Create Workspace": a complete form leads to the "Confirm" step; an incomplete one comes
+/// back with every problem named and everything typed kept.
+pub async fn new_submit(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Form(raw): Form<RawWorkspaceForm>,
+) -> WebResult<Response> {
+    let form = WorkspaceForm::from(raw);
+    match check_form(&state, &s, &form).await? {
+        Err(errors) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &new_page(
+                &state,
+                &s,
+                "Create a new workspace",
+                "/workspaces/new",
+                form,
+                errors,
+            )
+            .await?,
+        ),
+        Ok(checked) => ok(&ConfirmPage {
+            layout: Layout::new("Create Workspace", &s.ctx, Some(&s)),
+            action: "/workspaces/confirm".into(),
+            sealed: state
+                .signer
+                .seal(CONFIRM_PURPOSE, &form, state.now() + 3600),
+            name: checked.name.as_str().to_owned(),
+            summary: checked.purpose.public_summary(),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    decision: String,
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Form(f): Form<ConfirmForm>,
+) -> WebResult<Response> {
+    let Some(form) = state
+        .signer
+        .open::<WorkspaceForm>(CONFIRM_PURPOSE, &f.state, state.now())
+    else {
+        return Err(WebError::BadRequest(
+            "This confirmation was open for more than an hour or was changed. Nothing was created; fill in the form again.".into(),
+        ));
+    };
+    if f.decision != "confirm" {
+        // "Keep Editing": back to the form with everything as it was.
+        return ok(&new_page(
+            &state,
+            &s,
+            "Create a new workspace",
+            "/workspaces/new",
+            form,
+            FieldErrors::new(),
+        )
+        .await?);
+    }
+    let checked = match check_form(&state, &s, &form).await? {
+        Ok(c) => c,
+        Err(errors) => {
+            return page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &new_page(
+                    &state,
+                    &s,
+                    "Create a new workspace",
+                    "/workspaces/new",
+                    form,
+                    errors,
+                )
+                .await?,
+            );
+        }
+    };
+    let ns = create(&state, &s, &checked).await?;
+    match ns {
+        Ok(ns) => Ok(Redirect::to(&format!("/workspaces/{ns}")).into_response()),
+        Err(errors) => page(
+            StatusCode::CONFLICT,
+            &new_page(
+                &state,
+                &s,
+                "Create a new workspace",
+                "/workspaces/new",
+                form,
+                errors,
+            )
+            .await?,
+        ),
+    }
+}
+
+/// Creates the workspace; `Err` with a field error when the name is taken.
+pub async fn create(
+    state: &AppState,
+    s: &Session,
+    c: &Checked,
+) -> WebResult<Result<String, FieldErrors>> {
+    let now = state.now();
+    let suffix: String = wb_auth::random_token()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(8)
+        .collect::<String>()
+        .to_lowercase();
+    let namespace = workspace::namespace_for(c.name.as_str(), &suffix);
+    let json =
+        serde_json::to_string(&c.purpose).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let created = state
+        .store
+        .create_workspace(&wb_store::NewWorkspace {
+            namespace: &namespace,
+            name: c.name.as_str(),
+            creator_user_id: s.user.id,
+            tier: c.tier.code(),
+            cdr_version_id: c.cdr_version_id,
+            billing_account_id: None,
+            research_purpose: &json,
+            review_requested: c.purpose.review_requested,
+            now,
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "name",
+                "You already have a workspace with this name. Choose another name.",
+            );
+            return Ok(Err(errors));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    registration::audit_user(state, &s.user, "workspace.created", &namespace, &s.ctx.ip).await?;
+    Ok(Ok(namespace))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TabQuery {
+    #[serde(default)]
+    show: Option<String>,
+}
+
+struct Collaborator {
+    name: String,
+    account: String,
+    role: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "workspace.html")]
+struct WorkspacePage {
+    layout: Layout,
+    ws: WorkspaceRecord,
+    tab: &'static str,
+    role: &'static str,
+    can_share: bool,
+    can_edit_analysis: bool,
+    tier: &'static str,
+    dataset: String,
+    credits: String,
+    creator: String,
+    summary: PublicSummary,
+    collaborators: Vec<Collaborator>,
+    show: String,
+    show_links: Vec<(&'static str, &'static str, bool)>,
+}
+
+async fn workspace_page(
+    state: &AppState,
+    s: &Session,
+    o: Opened,
+    tab: &'static str,
+    show: String,
+) -> WebResult<WorkspacePage> {
+    let dataset = state
+        .store
+        .cdr_version(o.ws.cdr_version_id)
+        .await?
+        .map(|v| v.name)
+        .unwrap_or_default();
+    let mut collaborators = Vec::new();
+    let mut creator = String::new();
+    for (uid, role) in state.store.workspace_members(o.ws.id).await? {
+        if let Some(u) = state.store.user_by_id(uid).await? {
+            if uid == o.ws.creator_user_id {
+                creator = u.full_name();
+            }
+            collaborators.push(Collaborator {
+                name: u.full_name(),
+                account: format!("{}@{}", u.username, state.config.accounts.username_domain),
+                role: WorkspaceRole::from_code(&role)
+                    .map(|r| r.label())
+                    .unwrap_or("Reader"),
+            });
+        }
+    }
+    if creator.is_empty()
+        && let Some(u) = state.store.user_by_id(o.ws.creator_user_id).await?
+    {
+        creator = u.full_name();
+    }
+    let credits = credits::format_dollars(credits_left(state, o.ws.creator_user_id).await?);
+    Ok(WorkspacePage {
+        layout: Layout::new(&o.ws.name, &s.ctx, Some(s)),
+        summary: purpose_of(&o.ws)?.public_summary(),
+        tab,
+        role: o.role.label(),
+        can_share: workspace::allows(o.role, WorkspaceAction::Share),
+        can_edit_analysis: workspace::allows(o.role, WorkspaceAction::EditAnalysis),
+        tier: o.tier.label(),
+        dataset,
+        credits,
+        creator,
+        collaborators,
+        show_links: [
+            ("all", "Show All"),
+            ("cohorts", "Cohorts"),
+            ("reviews", "Cohort Reviews"),
+            ("concept-sets", "Concept Sets"),
+            ("datasets", "Datasets"),
+        ]
+        .into_iter()
+        .map(|(k, l)| (k, l, k == show))
+        .collect(),
+        show,
+        ws: o.ws,
+    })
+}
+
+pub async fn data(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+    Query(q): Query<TabQuery>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::View).await?;
+    let show = q.show.unwrap_or_else(|| "all".into());
+    ok(&workspace_page(&state, &s, o, "data", show).await?)
+}
+
+pub async fn about(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::View).await?;
+    ok(&workspace_page(&state, &s, o, "about", String::new()).await?)
+}
+
+struct HubRow {
+    name: String,
+    creator: String,
+    creator_username: String,
+    institution: String,
+    tier: &'static str,
+    created: String,
+    summary: PublicSummary,
+}
+
+#[derive(Template)]
+#[template(path = "research_hub.html")]
+struct HubPage {
+    layout: Layout,
+    q: String,
+    rows: Vec<HubRow>,
+    total: usize,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HubQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// The public Research Hub directory: every workspace's public answers, searchable, open
+/// without signing in.
+pub async fn research_hub(
+    State(state): State<AppState>,
+    v: crate::guard::Visitor,
+    Query(q): Query<HubQuery>,
+) -> WebResult<Response> {
+    let needle = q.q.trim().to_lowercase();
+    let all = state.store.directory().await?;
+    let total = all.len();
+    let mut rows = Vec::new();
+    for d in all {
+        let Ok(p) = purpose_of(&d.workspace) else {
+            continue;
+        };
+        let summary = p.public_summary();
+        let haystack = format!(
+            "{} {} {} {} {} {} {} {}",
+            d.workspace.name,
+            d.creator_name,
+            d.institution_name,
+            summary.purposes.join(" "),
+            summary.research_areas.join(" "),
+            summary.intended_study,
+            summary.scientific_approach,
+            summary.anticipated_findings
+        )
+        .to_lowercase();
+        if !needle.is_empty() && !needle.split_whitespace().all(|w| haystack.contains(w)) {
+            continue;
+        }
+        rows.push(HubRow {
+            name: d.workspace.name.clone(),
+            creator: d.creator_name,
+            creator_username: d.creator_username,
+            institution: d.institution_name,
+            tier: AccessTier::from_code(&d.workspace.tier)
+                .map(|t| t.label())
+                .unwrap_or(""),
+            created: state.date(d.workspace.created_at),
+            summary,
+        });
+    }
+    ok(&HubPage {
+        layout: Layout::new("Research Hub", &v.ctx, v.session.as_ref()),
+        q: q.q,
+        rows,
+        total,
+    })
+}

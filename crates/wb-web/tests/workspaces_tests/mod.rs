@@ -1,0 +1,234 @@
+//! Workspaces over HTTP: creating one with the Research Use Statement and its confirm step,
+//! tiers, the workspace tabs, the public Research Hub, and who may open what.
+
+use reqwest::StatusCode;
+
+use crate::support::{TestApp, field, text_of};
+
+crate::on_both_databases!(
+    create_workspace_with_confirm_step_and_public_directory,
+    incomplete_statement_keeps_everything_typed,
+    only_held_tiers_and_matching_datasets_are_accepted,
+    non_members_see_nothing_and_lost_tiers_lock_workspaces,
+);
+
+async fn create_workspace_with_confirm_step_and_public_directory(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let form = app.get("/workspaces/new").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("Use initial credits - $300.00 left"));
+    assert!(
+        form.body.contains("Controlled Tier Dataset v7")
+            && form.body.contains("Registered Tier Dataset v7")
+    );
+    let cdr = app.store.cdr_versions("controlled").await.unwrap()[0].id;
+    let fields = TestApp::workspace_fields("Lindqvist_CWML_training", "controlled", cdr);
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = text_of(&r.body);
+    assert!(
+        text.contains("Primary purpose of your project (Question 1)")
+            && text.contains("Educational Purpose")
+    );
+    assert!(text.contains("Population of interest (Question 5)"));
+    assert!(
+        !text.contains("Resource Access Board"),
+        "question 6 is private"
+    );
+    // "Keep Editing" returns to the form with every answer kept.
+    let state = field(&r.body, "state").unwrap();
+    let back = app
+        .submit_raw_form(
+            "/workspaces/confirm",
+            &r.body,
+            &[("state", &state), ("decision", "edit")],
+        )
+        .await;
+    assert_eq!(
+        field(&back.body, "name"),
+        Some("Lindqvist_CWML_training".into())
+    );
+    assert!(back.body.contains("value=\"educational\" checked"));
+    let r = app
+        .submit_raw_form(
+            "/workspaces/confirm",
+            &r.body,
+            &[("state", &state), ("decision", "confirm")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let ns = r
+        .location
+        .unwrap()
+        .trim_start_matches("/workspaces/")
+        .to_owned();
+    assert!(ns.starts_with("wb-lindqvist-cwml-training-"), "{ns}");
+    let page = app.get(&format!("/workspaces/{ns}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for t in [
+        "DATA ANALYSIS",
+        "ABOUT",
+        "A cohort is a group of participants based on specific criteria.",
+        "A dataset is a table containing data about a cohort that can be exported for analysis.",
+    ] {
+        assert!(page.body.contains(t), "{t}");
+    }
+    let about = app.get(&format!("/workspaces/{ns}/about")).await;
+    let text = text_of(&about.body);
+    assert!(
+        text.contains("Controlled Tier Dataset v7")
+            && text.contains("$300.00 left")
+            && text.contains("SHARE")
+    );
+    // The same name again is refused, with the answers kept.
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    let state = field(&r.body, "state").unwrap();
+    let r = app
+        .submit_raw_form(
+            "/workspaces/confirm",
+            &r.body,
+            &[("state", &state), ("decision", "confirm")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body
+            .contains("You already have a workspace with this name")
+    );
+    // The Research Hub is public: a browser without a session sees the public answers only.
+    let anon = reqwest::get(format!("{}/research-hub?q=lindqvist", app.base))
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), StatusCode::OK);
+    let body = anon.text().await.unwrap();
+    let text = text_of(&body);
+    assert!(
+        text.contains("Lindqvist_CWML_training")
+            && text.contains("Ada Lindqvist")
+            && text.contains("Northfield University")
+    );
+    assert!(text.contains("Educational Purpose"));
+    assert!(!text.contains("Resource Access Board") && !text.contains("stigmatization"));
+    let none = reqwest::get(format!("{}/research-hub?q=zebrafish", app.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        TestApp::by_id(&none, "hub-count")
+            .unwrap()
+            .starts_with("0 of 1")
+    );
+}
+
+async fn incomplete_statement_keeps_everything_typed(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let cdr = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let mut fields = TestApp::workspace_fields("My study", "registered", cdr);
+    fields.retain(|(k, _)| k != "intended_study" && k != "review_requested");
+    fields.push(("outcomes".into(), "promote_healthy_living".into()));
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let errors = TestApp::by_id(&r.body, "intended_study-error").unwrap_or_default();
+    assert!(!errors.is_empty());
+    assert!(TestApp::by_id(&r.body, "review_requested-error").is_some());
+    assert!(
+        TestApp::by_id(&r.body, "outcomes-error").is_some(),
+        "'None of these' cannot be combined"
+    );
+    assert_eq!(field(&r.body, "name"), Some("My study".into()));
+    assert!(field(&r.body, "scientific_approach").unwrap().len() > 10);
+    assert!(app.store.directory().await.unwrap().is_empty());
+}
+
+async fn only_held_tiers_and_matching_datasets_are_accepted(app: TestApp) {
+    // A Cedar Valley user can hold only the Registered Tier.
+    app.user_with_access("cam.r", "cam@cedarvalley.example")
+        .await;
+    let ct = app.store.cdr_versions("controlled").await.unwrap()[0].id;
+    let rt = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let form = app.get("/workspaces/new").await;
+    assert!(form.body.contains("does not cover the Controlled Tier"));
+    let r = app
+        .submit_owned(
+            "/workspaces/new",
+            "/workspaces/new",
+            &TestApp::workspace_fields("CT try", "controlled", ct),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("You do not hold Controlled Tier access"));
+    let r = app
+        .submit_owned(
+            "/workspaces/new",
+            "/workspaces/new",
+            &TestApp::workspace_fields("Mismatch", "registered", ct),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("belongs to another tier"));
+    let r = app
+        .submit_owned(
+            "/workspaces/new",
+            "/workspaces/new",
+            &TestApp::workspace_fields("Fine", "registered", rt),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Without Registered Tier access there is no workspace form at all.
+    app.sign_out().await;
+    app.signed_in_user("new.one", "new@northfield.example")
+        .await;
+    assert_eq!(
+        app.get("/workspaces/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app
+        .submit_owned(
+            "/workspaces",
+            "/workspaces/new",
+            &TestApp::workspace_fields("Sneaky", "registered", rt),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(app.store.directory().await.unwrap().is_empty());
+}
+
+async fn non_members_see_nothing_and_lost_tiers_lock_workspaces(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Kidney study", "registered").await;
+    app.sign_out().await;
+    app.user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}/about")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    app.sign_out().await;
+    // A year on, Ada's training has expired: the workspace stays but will not open.
+    app.clock.advance(366 * 86_400);
+    app.sign_in("ada.l", "violet harbor lantern 2931").await;
+    let r = app.get(&format!("/workspaces/{ns}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("Your workspace is kept"));
+    let list = app.get("/workspaces").await;
+    assert!(
+        list.body.contains("Kidney study")
+            && list.body.contains("renew on Data Access Requirements")
+    );
+    assert_eq!(app.store.directory().await.unwrap().len(), 1);
+}
