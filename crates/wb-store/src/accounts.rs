@@ -189,6 +189,30 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
+    /// Up to `limit` active users whose username, given name, family name or full name
+    /// contains `term` (case-insensitive), by username.
+    pub async fn search_users(&self, term: &str, limit: i64) -> Result<Vec<UserRecord>> {
+        let escaped: String = term
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let pattern = format!("%{escaped}%");
+        let rows = sqlx::query(
+            "SELECT * FROM users WHERE disabled = 0 AND (LOWER(username) LIKE $1 ESCAPE '\\' \
+             OR LOWER(given_name || ' ' || family_name) LIKE $1 ESCAPE '\\') \
+             ORDER BY username LIMIT $2",
+        )
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     pub async fn username_taken(&self, username: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT 1 FROM users WHERE username = $1")
             .bind(username)

@@ -29,7 +29,7 @@ pub use state::{AppState, Clock, ManualClock, SystemClock};
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     use pages::{
-        access, account, conduct, identity, profile, public, signin, training, twofactor,
+        access, account, conduct, identity, profile, public, sharing, signin, training, twofactor,
         workspaces,
     };
     Router::new()
@@ -112,6 +112,11 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/confirm", post(workspaces::confirm))
         .route("/workspaces/{ns}", get(workspaces::data))
         .route("/workspaces/{ns}/about", get(workspaces::about))
+        .route(
+            "/workspaces/{ns}/share",
+            get(sharing::share).post(sharing::save),
+        )
+        .route("/workspaces/{ns}/share/search", get(sharing::search))
         .route("/research-hub", get(workspaces::research_hub))
         .route("/static/{file}", get(assets::serve))
         .fallback(public::not_found)

@@ -6,6 +6,7 @@ pub mod conduct;
 pub mod identity;
 pub mod profile;
 pub mod public;
+pub mod sharing;
 pub mod signin;
 pub mod training;
 pub mod twofactor;

@@ -10,7 +10,138 @@ crate::on_both_databases!(
     incomplete_statement_keeps_everything_typed,
     only_held_tiers_and_matching_datasets_are_accepted,
     non_members_see_nothing_and_lost_tiers_lock_workspaces,
+    sharing_enforces_roles_eligibility_and_the_last_owner,
 );
+
+async fn user_id(app: &TestApp, username: &str) -> i64 {
+    app.store
+        .user_by_username(username)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn sharing_enforces_roles_eligibility_and_the_last_owner(app: TestApp) {
+    // Grace (full access) and Sam (no tier yet) exist; Ada owns a workspace.
+    app.user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    app.sign_out().await;
+    app.signed_in_user("sam.o", "sam@northfield.example").await;
+    app.sign_out().await;
+    let ada = app
+        .user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Shared study", "registered").await;
+    let grace = user_id(&app, "grace.h").await;
+    let sam = user_id(&app, "sam.o").await;
+    let share = format!("/workspaces/{ns}/share");
+    // Finding collaborators as you type: Grace can be added, Sam is shown with the reason.
+    let found = app.get(&format!("{share}/search?q=grace")).await;
+    assert!(found.body.contains(&format!("role_{grace}")));
+    let found = app.get(&format!("{share}/search?q=sam")).await;
+    assert!(found.body.contains("does not hold Registered Tier access"));
+    assert!(!found.body.contains(&format!("role_{sam}")));
+    // Adding Sam anyway is refused and changes nothing.
+    let r = app
+        .submit(
+            &share,
+            &share,
+            &[
+                (&format!("role_{sam}"), "reader"),
+                (&format!("role_{grace}"), "reader"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("does not hold Registered Tier access"));
+    assert_eq!(
+        app.store
+            .workspace_members(
+                app.store
+                    .workspace_by_namespace(&ns)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Grace as Reader: she gets an e-mail.
+    let r = app
+        .submit(&share, &share, &[(&format!("role_{grace}"), "reader")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    assert!(
+        app.outbox
+            .last_to("grace@northfield.example")
+            .unwrap()
+            .subject
+            .contains("shared a workspace with you")
+    );
+    // The only owner cannot demote herself.
+    let r = app
+        .submit(&share, &share, &[(&format!("role_{ada}"), "reader")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("only owner"));
+    app.sign_out().await;
+    // Grace, a reader, sees the workspace but cannot share it.
+    app.sign_in("grace.h", "violet harbor lantern 2931").await;
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}/about")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(app.get(&share).await.status, StatusCode::FORBIDDEN);
+    let r = app
+        .submit(
+            &format!("/workspaces/{ns}"),
+            &share,
+            &[(&format!("role_{grace}"), "owner")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&format!("{share}/search?q=sam")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    app.sign_out().await;
+    // Ada makes Grace an owner; then Ada may step down to writer.
+    app.sign_in("ada.l", "violet harbor lantern 2931").await;
+    let r = app
+        .submit(&share, &share, &[(&format!("role_{grace}"), "owner")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = app
+        .submit(&share, &share, &[(&format!("role_{ada}"), "writer")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    assert_eq!(
+        app.get(&share).await.status,
+        StatusCode::FORBIDDEN,
+        "a writer cannot share"
+    );
+    app.sign_out().await;
+    // Grace, now the only owner, removes Ada: Ada no longer sees the workspace.
+    app.sign_in("grace.h", "violet harbor lantern 2931").await;
+    let r = app
+        .submit(&share, &share, &[(&format!("role_{ada}"), "remove")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    app.sign_out().await;
+    app.sign_in("ada.l", "violet harbor lantern 2931").await;
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
 
 async fn create_workspace_with_confirm_step_and_public_directory(app: TestApp) {
     app.user_with_access("ada.l", "ada@northfield.example")
