@@ -449,6 +449,28 @@ impl Store {
             .collect()
     }
 
+    /// Queues a review request for a workspace unless one is already open.
+    pub async fn request_review(&self, workspace_id: i64, now: i64) -> Result<bool> {
+        let open = sqlx::query(
+            "SELECT 1 FROM review_requests WHERE workspace_id = $1 AND status = 'open'",
+        )
+        .bind(workspace_id)
+        .fetch_optional(self.pool())
+        .await?
+        .is_some();
+        if open {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO review_requests (workspace_id, requested_at, status) VALUES ($1, $2, 'open')",
+        )
+        .bind(workspace_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(true)
+    }
+
     /// Open review requests: (request id, workspace id, requested at).
     pub async fn open_review_requests(&self) -> Result<Vec<(i64, i64, i64)>> {
         let rows = sqlx::query(

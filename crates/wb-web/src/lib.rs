@@ -117,6 +117,18 @@ pub fn router(state: AppState) -> Router {
             get(sharing::share).post(sharing::save),
         )
         .route("/workspaces/{ns}/share/search", get(sharing::search))
+        .route(
+            "/workspaces/{ns}/delete",
+            get(workspaces::delete_form).post(workspaces::delete),
+        )
+        .route(
+            "/workspaces/{ns}/duplicate",
+            get(workspaces::duplicate_form),
+        )
+        .route(
+            "/workspaces/{ns}/edit",
+            get(workspaces::edit_form).post(workspaces::edit),
+        )
         .route("/research-hub", get(workspaces::research_hub))
         .route("/static/{file}", get(assets::serve))
         .fallback(public::not_found)

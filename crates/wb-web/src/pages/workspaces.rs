@@ -167,6 +167,7 @@ pub async fn list(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebRe
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawWorkspaceForm {
+    duplicate_of: String,
     name: String,
     tier: String,
     cdr_version: String,
@@ -190,6 +191,7 @@ pub struct RawWorkspaceForm {
 impl From<RawWorkspaceForm> for WorkspaceForm {
     fn from(r: RawWorkspaceForm) -> Self {
         WorkspaceForm {
+            duplicate_of: r.duplicate_of,
             name: r.name,
             tier: r.tier,
             cdr_version: r.cdr_version,
@@ -217,6 +219,9 @@ impl From<RawWorkspaceForm> for WorkspaceForm {
 /// The create form as typed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkspaceForm {
+    /// The namespace of the workspace being duplicated, if any: the tier must stay the same.
+    #[serde(default)]
+    pub duplicate_of: String,
     #[serde(default)]
     pub name: String,
     #[serde(default)]
@@ -416,6 +421,18 @@ pub async fn check_form(
             Some(_) => errors.add("cdr_version", "This dataset version belongs to another tier: choose one of the tier you selected."),
             None => errors.add("cdr_version", "This dataset version does not exist."),
         },
+    }
+    if !f.duplicate_of.is_empty() {
+        let source = open_workspace(state, s, &f.duplicate_of, WorkspaceAction::Duplicate).await?;
+        if tier.is_some_and(|t| t != source.tier) {
+            errors.add(
+                "tier",
+                format!(
+                    "A duplicate keeps the tier of its source: {}.",
+                    source.tier.label()
+                ),
+            );
+        }
     }
     if f.billing != "initial_credits" {
         errors.add("billing", "Choose a billing account.");
@@ -791,4 +808,159 @@ pub async fn research_hub(
         rows,
         total,
     })
+}
+
+#[derive(Template)]
+#[template(path = "workspace_delete.html")]
+struct DeletePage {
+    layout: Layout,
+    ws: WorkspaceRecord,
+}
+
+/// "Delete": owners only, after a confirmation.
+pub async fn delete_form(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::Delete).await?;
+    ok(&DeletePage {
+        layout: Layout::new(&format!("Delete {}", o.ws.name), &s.ctx, Some(&s)),
+        ws: o.ws,
+    })
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::Delete).await?;
+    state.store.delete_workspace(o.ws.id, state.now()).await?;
+    registration::audit_user(
+        &state,
+        &s.user,
+        "workspace.deleted",
+        &o.ws.namespace,
+        &s.ctx.ip,
+    )
+    .await?;
+    Ok(Redirect::to("/workspaces?deleted=1").into_response())
+}
+
+/// "Duplicate": any collaborator; the form comes prefilled ("Duplicate of …", the research
+/// purpose) and keeps the tier; the review question is asked again.
+pub async fn duplicate_form(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::Duplicate).await?;
+    let mut purpose = purpose_of(&o.ws)?.to_input();
+    purpose.review_requested = String::new();
+    let form = WorkspaceForm {
+        duplicate_of: o.ws.namespace.clone(),
+        name: format!("Duplicate of {}", o.ws.name),
+        tier: o.tier.code().into(),
+        cdr_version: o.ws.cdr_version_id.to_string(),
+        billing: "initial_credits".into(),
+        purpose,
+    };
+    ok(&new_page(
+        &state,
+        &s,
+        &format!("Duplicate {}", o.ws.name),
+        "/workspaces/new",
+        form,
+        FieldErrors::new(),
+    )
+    .await?)
+}
+
+#[derive(Template)]
+#[template(path = "workspace_edit.html")]
+struct EditPage {
+    layout: Layout,
+    ws: WorkspaceRecord,
+    form: WorkspaceForm,
+    errors: FieldErrors,
+    c: RusChoices,
+    limits: [usize; 3],
+}
+
+impl EditPage {
+    fn checked(&self, list: &[String], code: &str) -> bool {
+        has(list, code)
+    }
+}
+
+fn edit_page(
+    s: &Session,
+    ws: WorkspaceRecord,
+    purpose: ResearchPurposeInput,
+    errors: FieldErrors,
+) -> EditPage {
+    EditPage {
+        layout: Layout::new(&format!("Edit {}", ws.name), &s.ctx, Some(s)),
+        form: WorkspaceForm {
+            purpose,
+            ..Default::default()
+        },
+        ws,
+        errors,
+        c: rus_choices(),
+        limits: [
+            research_purpose::INTENDED_STUDY_MAX,
+            research_purpose::SCIENTIFIC_APPROACH_MAX,
+            research_purpose::ANTICIPATED_FINDINGS_MAX,
+        ],
+    }
+}
+
+/// Editing the research purpose: owners only.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::EditPurpose).await?;
+    let input = purpose_of(&o.ws)?.to_input();
+    ok(&edit_page(&s, o.ws, input, FieldErrors::new()))
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+    Form(raw): Form<RawWorkspaceForm>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::EditPurpose).await?;
+    let input = WorkspaceForm::from(raw).purpose;
+    match research_purpose::validate(&input) {
+        Err(errors) => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &edit_page(&s, o.ws, input, errors),
+        ),
+        Ok(p) => {
+            let json =
+                serde_json::to_string(&p).map_err(|e| WebError::BadRequest(e.to_string()))?;
+            let now = state.now();
+            state
+                .store
+                .update_research_purpose(o.ws.id, &json, now)
+                .await?;
+            if p.review_requested {
+                state.store.request_review(o.ws.id, now).await?;
+            }
+            registration::audit_user(
+                &state,
+                &s.user,
+                "workspace.purpose_edited",
+                &o.ws.namespace,
+                &s.ctx.ip,
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/workspaces/{}/about", o.ws.namespace)).into_response())
+        }
+    }
 }

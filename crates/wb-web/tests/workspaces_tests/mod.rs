@@ -11,7 +11,95 @@ crate::on_both_databases!(
     only_held_tiers_and_matching_datasets_are_accepted,
     non_members_see_nothing_and_lost_tiers_lock_workspaces,
     sharing_enforces_roles_eligibility_and_the_last_owner,
+    duplicate_edit_and_delete_follow_the_roles,
 );
+
+async fn duplicate_edit_and_delete_follow_the_roles(app: TestApp) {
+    app.user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    app.sign_out().await;
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Original", "controlled").await;
+    let grace = user_id(&app, "grace.h").await;
+    let share = format!("/workspaces/{ns}/share");
+    app.submit(&share, &share, &[(&format!("role_{grace}"), "writer")])
+        .await;
+    app.sign_out().await;
+    app.sign_in("grace.h", "violet harbor lantern 2931").await;
+    // A writer may duplicate (same tier only) but not edit the purpose or delete.
+    let dup = app.get(&format!("/workspaces/{ns}/duplicate")).await;
+    assert_eq!(dup.status, StatusCode::OK);
+    assert_eq!(
+        field(&dup.body, "name"),
+        Some("Duplicate of Original".into())
+    );
+    assert_eq!(field(&dup.body, "duplicate_of"), Some(ns.clone()));
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}/edit")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}/delete")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = app
+        .submit(
+            &format!("/workspaces/{ns}"),
+            &format!("/workspaces/{ns}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let rt = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let mut fields = TestApp::workspace_fields("Copy in RT", "registered", rt);
+    fields.push(("duplicate_of".into(), ns.clone()));
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text_of(&r.body).contains("A duplicate keeps the tier of its source: Controlled Tier.")
+    );
+    app.sign_out().await;
+    // The owner edits the purpose (asking for a review now) and deletes the workspace.
+    app.sign_in("ada.l", "violet harbor lantern 2931").await;
+    let edit = format!("/workspaces/{ns}/edit");
+    let page = app.get(&edit).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cdr = app.store.cdr_versions("controlled").await.unwrap()[0].id;
+    let mut fields: Vec<(String, String)> = TestApp::workspace_fields("x", "controlled", cdr)
+        .into_iter()
+        .filter(|(k, _)| k != "review_requested" && k != "intended_study")
+        .collect();
+    fields.push(("review_requested".into(), "yes".into()));
+    fields.push(("intended_study".into(), String::new()));
+    let r = app.submit_owned(&edit, &edit, &fields).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    fields.retain(|(k, _)| k != "intended_study");
+    fields.push((
+        "intended_study".into(),
+        "How do students learn to use cohorts?".into(),
+    ));
+    let r = app.submit_owned(&edit, &edit, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    assert_eq!(app.store.open_review_requests().await.unwrap().len(), 1);
+    let about = app.get(&format!("/workspaces/{ns}/about")).await;
+    assert!(text_of(&about.body).contains("How do students learn to use cohorts?"));
+    let r = app
+        .submit(
+            &format!("/workspaces/{ns}/delete"),
+            &format!("/workspaces/{ns}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.location.as_deref(), Some("/workspaces?deleted=1"));
+    assert_eq!(
+        app.get(&format!("/workspaces/{ns}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.store.directory().await.unwrap().is_empty());
+}
 
 async fn user_id(app: &TestApp, username: &str) -> i64 {
     app.store
