@@ -7,6 +7,7 @@
 
 mod access;
 mod accounts;
+mod groups;
 mod institutions;
 pub mod migrate;
 mod sessions;
@@ -20,6 +21,7 @@ use sqlx::{AnyPool, Row};
 
 pub use access::{Attempt, TotpRecord};
 pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
+pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, ThrottleState};
 pub use workspaces::{

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "workspaces",
         include_str!("../migrations/0003_workspaces.sql"),
     ),
+    (
+        4,
+        "training_groups",
+        include_str!("../migrations/0004_training_groups.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -40,7 +40,65 @@ conformance!(
     cdr_versions_keep_one_default_per_tier,
     workspaces_members_directory_and_soft_delete,
     credit_ledger_is_append_only_and_checked,
+    billing_accounts_and_training_groups,
 );
+
+async fn billing_accounts_and_training_groups(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let grace = create(&store, "grace", "grace@northfield.example")
+        .await
+        .unwrap();
+    let b = store
+        .create_billing_account("Lab grant 42", ada, Some(50_000), &[grace, ada], 10)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_billing_account("Lab grant 42", grace, None, &[], 11)
+            .await,
+        Err(StoreError::Conflict("name"))
+    ));
+    assert_eq!(store.billing_accounts_of(grace).await.unwrap()[0].id, b);
+    assert_eq!(
+        store
+            .billing_account(b)
+            .await
+            .unwrap()
+            .unwrap()
+            .budget_cents,
+        Some(50_000)
+    );
+    let g = store
+        .create_training_group("Methods 101", ada, "JOIN-1234", 20)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_training_group("Other", ada, "JOIN-1234", 21)
+            .await,
+        Err(StoreError::Conflict("join_code"))
+    ));
+    assert_eq!(
+        store
+            .training_group_by_code("JOIN-1234")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        g
+    );
+    assert!(store.join_training_group(g, grace, 22).await.unwrap());
+    assert!(!store.join_training_group(g, grace, 23).await.unwrap());
+    assert_eq!(
+        store.training_group_members(g).await.unwrap(),
+        vec![(grace, 22)]
+    );
+    assert_eq!(store.training_groups_joined(grace).await.unwrap().len(), 1);
+    assert_eq!(store.training_groups_taught(ada).await.unwrap().len(), 1);
+}
 
 async fn cdr_versions_keep_one_default_per_tier(store: Store) {
     let v6 = store
@@ -513,7 +571,7 @@ async fn create(store: &Store, username: &str, email: &str) -> Result<i64, Store
 async fn migrations_are_idempotent(store: Store) {
     let again = store.migrate(5).await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current, 3);
+    assert_eq!(again.current, 4);
     assert!(store.pending_migrations().await.unwrap().is_empty());
 }
 
