@@ -29,8 +29,8 @@ pub use state::{AppState, Clock, ManualClock, SystemClock};
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     use pages::{
-        access, account, conduct, identity, profile, public, sharing, signin, training, twofactor,
-        workspaces,
+        access, account, conduct, groups, identity, profile, public, sharing, signin, training,
+        twofactor, workspaces,
     };
     Router::new()
         .route("/", get(public::home))
@@ -125,11 +125,16 @@ pub fn router(state: AppState) -> Router {
             "/workspaces/{ns}/duplicate",
             get(workspaces::duplicate_form),
         )
+        .route("/workspaces/{ns}/billing", post(workspaces::change_billing))
         .route(
             "/workspaces/{ns}/edit",
             get(workspaces::edit_form).post(workspaces::edit),
         )
         .route("/research-hub", get(workspaces::research_hub))
+        .route("/training-groups", get(groups::groups).post(groups::create))
+        .route("/training-groups/join", post(groups::join))
+        .route("/training-groups/{id}", get(groups::group))
+        .route("/training-groups/{id}/progress.csv", get(groups::group_csv))
         .route("/static/{file}", get(assets::serve))
         .fallback(public::not_found)
         .layer(axum::middleware::from_fn_with_state(

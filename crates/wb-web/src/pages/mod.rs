@@ -3,6 +3,7 @@
 pub mod access;
 pub mod account;
 pub mod conduct;
+pub mod groups;
 pub mod identity;
 pub mod profile;
 pub mod public;

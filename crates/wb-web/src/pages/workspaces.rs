@@ -282,6 +282,7 @@ struct NewPage {
     tiers: Vec<TierOption>,
     versions: Vec<VersionOption>,
     credits: String,
+    accounts: Vec<(String, String)>,
     name_rules: &'static str,
     c: RusChoices,
     limits: [usize; 3],
@@ -335,7 +336,15 @@ async fn new_page(
         }
     }
     let credits = credits::format_dollars(credits_left(state, s.user.id).await?);
+    let accounts = state
+        .store
+        .billing_accounts_of(s.user.id)
+        .await?
+        .into_iter()
+        .map(|b| (format!("account:{}", b.id), b.name))
+        .collect();
     Ok(NewPage {
+        accounts,
         layout: Layout::new(heading, &s.ctx, Some(s)),
         heading: heading.to_owned(),
         action: action.to_owned(),
@@ -377,9 +386,39 @@ pub async fn new_form(State(state): State<AppState>, SignedIn(s): SignedIn) -> W
     .await?)
 }
 
+/// What the billing select means: the creator's initial credits (`None`) or a billing
+/// account the user belongs to.
+pub async fn billing_choice(
+    state: &AppState,
+    s: &Session,
+    choice: &str,
+) -> WebResult<Result<Option<i64>, String>> {
+    if choice == "initial_credits" {
+        if credits_left(state, s.user.id).await? <= 0 {
+            return Ok(Err(
+                "Your initial credits are used up. Choose a billing account.".into(),
+            ));
+        }
+        return Ok(Ok(None));
+    }
+    let Some(id) = choice
+        .strip_prefix("account:")
+        .and_then(|i| i.parse::<i64>().ok())
+    else {
+        return Ok(Err("Choose a billing account.".into()));
+    };
+    let mine = state.store.billing_accounts_of(s.user.id).await?;
+    Ok(if mine.iter().any(|b| b.id == id) {
+        Ok(Some(id))
+    } else {
+        Err("You are not a member of this billing account.".into())
+    })
+}
+
 /// A form that passed validation.
 pub struct Checked {
     pub name: WorkspaceName,
+    pub billing_account_id: Option<i64>,
     pub tier: AccessTier,
     pub cdr_version_id: i64,
     pub purpose: ResearchPurpose,
@@ -434,14 +473,13 @@ pub async fn check_form(
             );
         }
     }
-    if f.billing != "initial_credits" {
-        errors.add("billing", "Choose a billing account.");
-    } else if credits_left(state, s.user.id).await? <= 0 {
-        errors.add(
-            "billing",
-            "Your initial credits are used up. Ask for a billing account.",
-        );
-    }
+    let billing_account_id = match billing_choice(state, s, &f.billing).await? {
+        Ok(b) => b,
+        Err(msg) => {
+            errors.add("billing", msg);
+            None
+        }
+    };
     let purpose = match research_purpose::validate(&f.purpose) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -453,6 +491,7 @@ pub async fn check_form(
         match (errors.is_empty(), name, tier, cdr_version_id, purpose) {
             (true, Some(name), Some(tier), Some(cdr_version_id), Some(purpose)) => Ok(Checked {
                 name,
+                billing_account_id,
                 tier,
                 cdr_version_id,
                 purpose,
@@ -599,7 +638,7 @@ pub async fn create(
             creator_user_id: s.user.id,
             tier: c.tier.code(),
             cdr_version_id: c.cdr_version_id,
-            billing_account_id: None,
+            billing_account_id: c.billing_account_id,
             research_purpose: &json,
             review_requested: c.purpose.review_requested,
             now,
@@ -686,7 +725,21 @@ async fn workspace_page(
     {
         creator = u.full_name();
     }
-    let credits = credits::format_dollars(credits_left(state, o.ws.creator_user_id).await?);
+    let credits = match o.ws.billing_account_id {
+        Some(id) => format!(
+            "Billing account {}",
+            state
+                .store
+                .billing_account(id)
+                .await?
+                .map(|b| b.name)
+                .unwrap_or_default()
+        ),
+        None => format!(
+            "Initial credits of the creator · {} left",
+            credits::format_dollars(credits_left(state, o.ws.creator_user_id).await?)
+        ),
+    };
     Ok(WorkspacePage {
         layout: Layout::new(&o.ws.name, &s.ctx, Some(s)),
         summary: purpose_of(&o.ws)?.public_summary(),
@@ -962,5 +1015,39 @@ pub async fn edit(
             .await?;
             Ok(Redirect::to(&format!("/workspaces/{}/about", o.ws.namespace)).into_response())
         }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BillingForm {
+    #[serde(default)]
+    billing: String,
+}
+
+/// Owners change the workspace's billing.
+pub async fn change_billing(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Path(ns): Path<String>,
+    Form(f): Form<BillingForm>,
+) -> WebResult<Response> {
+    let o = open_workspace(&state, &s, &ns, WorkspaceAction::ChangeBilling).await?;
+    match billing_choice(&state, &s, &f.billing).await? {
+        Ok(account) => {
+            state
+                .store
+                .set_workspace_billing(o.ws.id, account, state.now())
+                .await?;
+            registration::audit_user(
+                &state,
+                &s.user,
+                "workspace.billing_changed",
+                &o.ws.namespace,
+                &s.ctx.ip,
+            )
+            .await?;
+            Ok(Redirect::to(&format!("/workspaces/{}/about", o.ws.namespace)).into_response())
+        }
+        Err(msg) => Err(WebError::BadRequest(msg)),
     }
 }

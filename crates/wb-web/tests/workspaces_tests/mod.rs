@@ -12,7 +12,127 @@ crate::on_both_databases!(
     non_members_see_nothing_and_lost_tiers_lock_workspaces,
     sharing_enforces_roles_eligibility_and_the_last_owner,
     duplicate_edit_and_delete_follow_the_roles,
+    billing_accounts_are_offered_to_members_only,
+    training_groups_show_progress_to_their_instructor_only,
 );
+
+async fn billing_accounts_are_offered_to_members_only(app: TestApp) {
+    let grace = app
+        .user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    app.sign_out().await;
+    let ada = app
+        .user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let lab = app
+        .store
+        .create_billing_account("Lindqvist lab grant", ada, Some(100_000), &[], 1)
+        .await
+        .unwrap();
+    let other = app
+        .store
+        .create_billing_account("Someone else's grant", grace, None, &[], 1)
+        .await
+        .unwrap();
+    let form = app.get("/workspaces/new").await;
+    assert!(form.body.contains("Billing account: Lindqvist lab grant"));
+    assert!(!form.body.contains("Someone else"));
+    let rt = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let mut fields = TestApp::workspace_fields("Grant study", "registered", rt);
+    fields.retain(|(k, _)| k != "billing");
+    fields.push(("billing".into(), format!("account:{other}")));
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("You are not a member of this billing account."));
+    fields.retain(|(k, _)| k != "billing");
+    fields.push(("billing".into(), format!("account:{lab}")));
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    let state = field(&r.body, "state").unwrap();
+    let r = app
+        .submit_raw_form(
+            "/workspaces/confirm",
+            &r.body,
+            &[("state", &state), ("decision", "confirm")],
+        )
+        .await;
+    let ns = r
+        .location
+        .unwrap()
+        .trim_start_matches("/workspaces/")
+        .to_owned();
+    let about = app.get(&format!("/workspaces/{ns}/about")).await;
+    assert!(text_of(&about.body).contains("Billing account Lindqvist lab grant"));
+    // The owner switches back to initial credits.
+    let r = app
+        .submit(
+            &format!("/workspaces/{ns}/about"),
+            &format!("/workspaces/{ns}/billing"),
+            &[("billing", "initial_credits")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let about = app.get(&format!("/workspaces/{ns}/about")).await;
+    assert!(text_of(&about.body).contains("$300.00 left"));
+}
+
+async fn training_groups_show_progress_to_their_instructor_only(app: TestApp) {
+    app.user_with_access("ina.s", "ina@northfield.example")
+        .await;
+    let r = app
+        .submit(
+            "/training-groups",
+            "/training-groups",
+            &[("name", "Methods 101")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let group_path = r.location.unwrap();
+    let page = app.get(&group_path).await;
+    let code = TestApp::by_id(&page.body, "join-code").unwrap();
+    app.sign_out().await;
+    app.signed_in_user("ted.t", "ted@northfield.example").await;
+    let r = app
+        .submit(
+            "/training-groups",
+            "/training-groups/join",
+            &[("code", "NOPE-NOPE")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(field(&r.body, "code"), Some("NOPE-NOPE".into()));
+    let r = app
+        .submit(
+            "/training-groups",
+            "/training-groups/join",
+            &[("code", &code.to_lowercase())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("You joined Methods 101"));
+    // A trainee cannot open the instructor's page.
+    assert_eq!(app.get(&group_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("{group_path}/progress.csv")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    app.sign_out().await;
+    app.sign_in("ina.s", "violet harbor lantern 2931").await;
+    let page = app.get(&group_path).await;
+    let text = text_of(&page.body);
+    assert!(text.contains("ted.t@researchworkbench.example"), "{text}");
+    let csv = app.get(&format!("{group_path}/progress.csv")).await;
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with(
+        "\"Name\",\"Account\",\"Joined\",\"Account created\",\"Turn on 2-Step Verification\""
+    ));
+    assert!(lines[1].contains("ted.t@researchworkbench.example"));
+}
 
 async fn duplicate_edit_and_delete_follow_the_roles(app: TestApp) {
     app.user_with_access("grace.h", "grace@northfield.example")
