@@ -26,6 +26,22 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create a billing account (an owner, members, an optional budget in dollars).
+    BillingAccount {
+        #[arg(long)]
+        name: String,
+        /// The owner's username.
+        #[arg(long)]
+        owner: String,
+        /// Other members' usernames, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        members: Vec<String>,
+        /// Budget in dollars, e.g. 1500 or 1500.50.
+        #[arg(long)]
+        budget: Option<String>,
+    },
+    /// Open requests for a Resource Access Board review of a research purpose.
+    ReviewRequests,
     /// Researchers' accounts and access modules.
     User {
         #[command(subcommand)]
@@ -169,6 +185,22 @@ fn build(a: InstitutionArgs) -> Result<Institution> {
         bail!("the institution is not valid: {errors}");
     }
     Ok(inst)
+}
+
+/// "1500", "1500.5" or "1500.50" dollars as cents.
+fn parse_dollars(s: &str) -> Result<i64> {
+    let t = s.trim().trim_start_matches('$');
+    let (whole, frac) = t.split_once('.').unwrap_or((t, "0"));
+    let ok = !whole.is_empty()
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && frac.len() <= 2
+        && frac.chars().all(|c| c.is_ascii_digit());
+    anyhow::ensure!(
+        ok,
+        "'{s}' is not an amount in dollars, e.g. 1500 or 1500.50"
+    );
+    let cents = format!("{frac:0<2}").parse::<i64>()?;
+    Ok(whole.parse::<i64>()? * 100 + cents)
 }
 
 async fn user(store: &Store, username: &str) -> Result<wb_store::UserRecord> {
@@ -324,6 +356,48 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
     match command {
         AdminCommand::User { command } => run_user(store, command, now).await?,
+        AdminCommand::BillingAccount {
+            name,
+            owner,
+            members,
+            budget,
+        } => {
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            let owner = user(store, &owner).await?;
+            let mut ids = Vec::new();
+            for m in &members {
+                ids.push(user(store, m).await?.id);
+            }
+            let budget_cents = match budget {
+                None => None,
+                Some(b) => Some(parse_dollars(&b)?),
+            };
+            let id = store
+                .create_billing_account(name.trim(), owner.id, budget_cents, &ids, now)
+                .await?;
+            audit(store, now, "billing_account.created", owner.id, name.trim()).await?;
+            println!(
+                "Created billing account #{id} '{}' owned by {}.",
+                name.trim(),
+                owner.username
+            );
+        }
+        AdminCommand::ReviewRequests => {
+            let open = store.open_review_requests().await?;
+            if open.is_empty() {
+                println!("No open review requests.");
+            }
+            for (id, ws, at) in open {
+                let w = store.workspace(ws).await?;
+                let when = chrono::DateTime::from_timestamp(at, 0)
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                match w {
+                    Some(w) => println!("#{id} {when} {} ({})", w.name, w.namespace),
+                    None => println!("#{id} {when} workspace {ws}"),
+                }
+            }
+        }
         AdminCommand::TrainingBank { course, json } => {
             let Some(c) = wb_domain::training::course(&course) else {
                 bail!("--course '{course}' is not one of: rt, ct");
@@ -492,6 +566,16 @@ mod tests {
             MembershipRequirement::Addresses
         );
         assert!(i.tier(AccessTier::Controlled).is_none());
+    }
+
+    #[test]
+    fn dollars_parse_to_cents() {
+        assert_eq!(parse_dollars("1500").unwrap(), 150_000);
+        assert_eq!(parse_dollars("$12.5").unwrap(), 1_250);
+        assert_eq!(parse_dollars("0.07").unwrap(), 7);
+        for bad in ["", "abc", "1.234", "-5", "1,000"] {
+            assert!(parse_dollars(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
