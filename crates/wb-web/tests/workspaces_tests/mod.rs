@@ -14,7 +14,73 @@ crate::on_both_databases!(
     duplicate_edit_and_delete_follow_the_roles,
     billing_accounts_are_offered_to_members_only,
     training_groups_show_progress_to_their_instructor_only,
+    role_action_matrix_is_enforced_on_the_server,
 );
+
+/// Every role against every workspace action that has a route, as a collaborator who is not
+/// the creator: what the role matrix allows answers 200 (or 303), the rest 403.
+async fn role_action_matrix_is_enforced_on_the_server(app: TestApp) {
+    use wb_domain::workspace::{WorkspaceAction, WorkspaceRole, allows};
+    let grace = app
+        .user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    app.sign_out().await;
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Matrix", "registered").await;
+    let share = format!("/workspaces/{ns}/share");
+    app.sign_out().await;
+    for role in WorkspaceRole::ALL {
+        app.sign_in("ada.l", "violet harbor lantern 2931").await;
+        let r = app
+            .submit(&share, &share, &[(&format!("role_{grace}"), role.code())])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        app.sign_out().await;
+        app.sign_in("grace.h", "violet harbor lantern 2931").await;
+        let checks: Vec<(WorkspaceAction, StatusCode)> = vec![
+            (
+                WorkspaceAction::View,
+                app.get(&format!("/workspaces/{ns}")).await.status,
+            ),
+            (
+                WorkspaceAction::Duplicate,
+                app.get(&format!("/workspaces/{ns}/duplicate")).await.status,
+            ),
+            (
+                WorkspaceAction::EditPurpose,
+                app.get(&format!("/workspaces/{ns}/edit")).await.status,
+            ),
+            (WorkspaceAction::Share, app.get(&share).await.status),
+            (
+                WorkspaceAction::Delete,
+                app.get(&format!("/workspaces/{ns}/delete")).await.status,
+            ),
+            (
+                WorkspaceAction::ChangeBilling,
+                app.submit(
+                    &format!("/workspaces/{ns}"),
+                    &format!("/workspaces/{ns}/billing"),
+                    &[("billing", "initial_credits")],
+                )
+                .await
+                .status,
+            ),
+        ];
+        for (action, status) in checks {
+            let expected_ok = allows(*role, action);
+            assert_eq!(
+                status.is_success() || status.is_redirection(),
+                expected_ok,
+                "{role:?} {action:?} answered {status}"
+            );
+            if !expected_ok {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} {action:?}");
+            }
+        }
+        app.sign_out().await;
+    }
+}
 
 async fn billing_accounts_are_offered_to_members_only(app: TestApp) {
     let grace = app
