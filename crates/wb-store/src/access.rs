@@ -548,13 +548,7 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => match on_unique(e, &[]) {
-                StoreError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        crate::inserted(r)
     }
 
     /// The tiers a user held when last computed.

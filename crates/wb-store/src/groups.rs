@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::{Result, Store, StoreError, on_unique};
+use crate::{Result, Store, on_unique};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BillingAccount {
@@ -194,13 +194,7 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => match on_unique(e, &[]) {
-                StoreError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        crate::inserted(r)
     }
 
     /// The members of a group with the time they joined.

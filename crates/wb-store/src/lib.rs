@@ -221,6 +221,20 @@ pub(crate) fn on_unique(err: sqlx::Error, fields: &[&'static str]) -> StoreError
     StoreError::Database(err)
 }
 
+/// The result of an insert that may hit a unique key: `true` when a row was added, `false`
+/// when it was there already (for idempotent records: reminders, grants, memberships).
+pub(crate) fn inserted(
+    r: std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error>,
+) -> Result<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) => match on_unique(e, &[]) {
+            StoreError::Conflict(_) => Ok(false),
+            other => Err(other),
+        },
+    }
+}
+
 pub(crate) fn flag(row: &AnyRow, col: &str) -> Result<bool> {
     Ok(row.try_get::<i64, _>(col)? != 0)
 }

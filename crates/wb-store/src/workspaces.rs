@@ -90,6 +90,17 @@ fn cdr_from_row(r: &AnyRow) -> Result<CdrVersion> {
     })
 }
 
+fn ledger_from_row(r: &AnyRow) -> Result<LedgerRow> {
+    Ok(LedgerRow {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        cents: r.try_get("cents")?,
+        at: r.try_get("at")?,
+        workspace_id: r.try_get("workspace_id")?,
+        note: r.try_get("note")?,
+    })
+}
+
 fn workspace_from_row(r: &AnyRow) -> Result<WorkspaceRecord> {
     Ok(WorkspaceRecord {
         id: r.try_get("id")?,
@@ -185,13 +196,7 @@ impl Store {
         .bind(now)
         .execute(self.pool())
         .await;
-        match r {
-            Ok(_) => Ok(true),
-            Err(e) => match on_unique(e, &[]) {
-                StoreError::Conflict(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        crate::inserted(r)
     }
 
     /// A user's ledger, oldest first.
@@ -203,18 +208,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LedgerRow {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    cents: r.try_get("cents")?,
-                    at: r.try_get("at")?,
-                    workspace_id: r.try_get("workspace_id")?,
-                    note: r.try_get("note")?,
-                })
-            })
-            .collect()
+        rows.iter().map(ledger_from_row).collect()
     }
 
     /// Appends a ledger entry after `check` approves it against the entries already there,
@@ -241,19 +235,7 @@ impl Store {
         .bind(user_id)
         .fetch_all(&mut *tx)
         .await?;
-        let existing: Vec<LedgerRow> = rows
-            .iter()
-            .map(|r| {
-                Ok(LedgerRow {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    cents: r.try_get("cents")?,
-                    at: r.try_get("at")?,
-                    workspace_id: r.try_get("workspace_id")?,
-                    note: r.try_get("note")?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let existing: Vec<LedgerRow> = rows.iter().map(ledger_from_row).collect::<Result<_>>()?;
         check(&existing).map_err(StoreError::Refused)?;
         let row = sqlx::query(
             "INSERT INTO credit_ledger (user_id, kind, cents, at, workspace_id, note) \

@@ -415,6 +415,26 @@ pub async fn billing_choice(
     })
 }
 
+/// The create form again, with `errors` next to their fields and everything typed kept.
+async fn form_again(
+    state: &AppState,
+    s: &Session,
+    status: StatusCode,
+    form: WorkspaceForm,
+    errors: FieldErrors,
+) -> WebResult<Response> {
+    let p = new_page(
+        state,
+        s,
+        "Create a new workspace",
+        "/workspaces/new",
+        form,
+        errors,
+    )
+    .await?;
+    page(status, &p)
+}
+
 /// A form that passed validation.
 pub struct Checked {
     pub name: WorkspaceName,
@@ -522,18 +542,7 @@ pub async fn new_submit(
 ) -> WebResult<Response> {
     let form = WorkspaceForm::from(raw);
     match check_form(&state, &s, &form).await? {
-        Err(errors) => page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &new_page(
-                &state,
-                &s,
-                "Create a new workspace",
-                "/workspaces/new",
-                form,
-                errors,
-            )
-            .await?,
-        ),
+        Err(errors) => form_again(&state, &s, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await,
         Ok(checked) => ok(&ConfirmPage {
             layout: Layout::new("Create Workspace", &s.ctx, Some(&s)),
             action: "/workspaces/confirm".into(),
@@ -582,35 +591,13 @@ pub async fn confirm(
     let checked = match check_form(&state, &s, &form).await? {
         Ok(c) => c,
         Err(errors) => {
-            return page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &new_page(
-                    &state,
-                    &s,
-                    "Create a new workspace",
-                    "/workspaces/new",
-                    form,
-                    errors,
-                )
-                .await?,
-            );
+            return form_again(&state, &s, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await;
         }
     };
     let ns = create(&state, &s, &checked).await?;
     match ns {
         Ok(ns) => Ok(Redirect::to(&format!("/workspaces/{ns}")).into_response()),
-        Err(errors) => page(
-            StatusCode::CONFLICT,
-            &new_page(
-                &state,
-                &s,
-                "Create a new workspace",
-                "/workspaces/new",
-                form,
-                errors,
-            )
-            .await?,
-        ),
+        Err(errors) => form_again(&state, &s, StatusCode::CONFLICT, form, errors).await,
     }
 }
 
