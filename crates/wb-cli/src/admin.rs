@@ -42,6 +42,16 @@ pub enum AdminCommand {
     },
     /// Open requests for a Resource Access Board review of a research purpose.
     ReviewRequests,
+    /// A user's credits: show the ledger, or grant extra credits (an administrator's override).
+    Credits {
+        username: String,
+        /// Dollars to grant, e.g. 200 or 200.50.
+        #[arg(long, requires = "note")]
+        grant: Option<String>,
+        /// Why (recorded in the ledger and the audit trail); required with --grant.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Researchers' accounts and access modules.
     User {
         #[command(subcommand)]
@@ -382,6 +392,74 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                 owner.username
             );
         }
+        AdminCommand::Credits {
+            username,
+            grant,
+            note,
+        } => {
+            let u = user(store, &username).await?;
+            store
+                .ensure_initial_credits(
+                    u.id,
+                    wb_domain::credits::DEFAULT_INITIAL_CREDITS_CENTS,
+                    now,
+                )
+                .await?;
+            if let Some(g) = grant {
+                let cents = parse_dollars(&g)?;
+                let note = note.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+                    anyhow::anyhow!("--note must say why the credits are granted")
+                })?;
+                let entry = wb_domain::credits::LedgerEntry {
+                    kind: wb_domain::credits::EntryKind::Grant,
+                    cents,
+                    at: now,
+                    workspace: None,
+                    note: note.clone(),
+                };
+                store
+                    .append_ledger(
+                        &wb_store::NewLedgerEntry {
+                            user_id: u.id,
+                            kind: "grant",
+                            cents,
+                            at: now,
+                            workspace_id: None,
+                            note: &note,
+                        },
+                        |rows| {
+                            let current: Vec<_> =
+                                rows.iter().filter_map(wb_store::LedgerRow::entry).collect();
+                            wb_domain::credits::validate_entry(&entry, &current)
+                                .map_err(|e| e.to_string())
+                        },
+                    )
+                    .await?;
+                audit(
+                    store,
+                    now,
+                    "credits.granted",
+                    u.id,
+                    &format!("{cents} cents: {note}"),
+                )
+                .await?;
+            }
+            let rows = store.ledger(u.id).await?;
+            for r in &rows {
+                println!(
+                    "{}  {:<13} {:>12}  {}",
+                    r.at,
+                    r.kind,
+                    wb_domain::credits::format_dollars(r.cents),
+                    r.note
+                );
+            }
+            let entries: Vec<_> = rows.iter().filter_map(wb_store::LedgerRow::entry).collect();
+            println!(
+                "balance: {}",
+                wb_domain::credits::format_dollars(wb_domain::credits::balance_cents(&entries))
+            );
+        }
         AdminCommand::ReviewRequests => {
             let open = store.open_review_requests().await?;
             if open.is_empty() {
@@ -566,6 +644,18 @@ mod tests {
             MembershipRequirement::Addresses
         );
         assert!(i.tier(AccessTier::Controlled).is_none());
+    }
+
+    #[test]
+    fn a_credit_grant_needs_a_note() {
+        assert!(Cli::try_parse_from(["admin", "credits", "ada", "--grant", "100"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "admin", "credits", "ada", "--grant", "100", "--note", "course"
+            ])
+            .is_ok()
+        );
+        assert!(Cli::try_parse_from(["admin", "credits", "ada"]).is_ok());
     }
 
     #[test]

@@ -28,6 +28,24 @@ pub struct LedgerRow {
     pub note: String,
 }
 
+impl LedgerRow {
+    /// The row as the domain's ledger entry (the one-time initial grant is a grant).
+    pub fn entry(&self) -> Option<wb_domain::credits::LedgerEntry> {
+        use wb_domain::credits::EntryKind;
+        let kind = match self.kind.as_str() {
+            "initial_grant" => EntryKind::Grant,
+            k => EntryKind::from_code(k)?,
+        };
+        Some(wb_domain::credits::LedgerEntry {
+            kind,
+            cents: self.cents,
+            at: self.at,
+            workspace: self.workspace_id,
+            note: self.note.clone(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspaceRecord {
     pub id: i64,

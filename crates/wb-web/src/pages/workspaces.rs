@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use serde::{Deserialize, Serialize};
-use wb_domain::credits::{self, EntryKind, LedgerEntry};
+use wb_domain::credits::{self, LedgerEntry};
 use wb_domain::research_purpose::{
     self, Choice, Dissemination, Outcome, PopulationAnswer, PopulationGroup, PrimaryPurpose,
     PublicSummary, ResearchArea, ResearchPurpose, ResearchPurposeInput, ReviewRequest,
@@ -93,21 +93,8 @@ pub async fn credits_left(state: &AppState, user_id: i64) -> WebResult<i64> {
         .store
         .ledger(user_id)
         .await?
-        .into_iter()
-        .filter_map(|r| {
-            let kind = if r.kind == "initial_grant" {
-                Some(EntryKind::Grant)
-            } else {
-                EntryKind::from_code(&r.kind)
-            }?;
-            Some(LedgerEntry {
-                kind,
-                cents: r.cents,
-                at: r.at,
-                workspace: r.workspace_id,
-                note: r.note,
-            })
-        })
+        .iter()
+        .filter_map(wb_store::LedgerRow::entry)
         .collect();
     Ok(credits::balance_cents(&entries))
 }
