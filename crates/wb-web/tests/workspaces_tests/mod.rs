@@ -538,7 +538,7 @@ async fn incomplete_statement_keeps_everything_typed(app: TestApp) {
     let cdr = app.store.cdr_versions("registered").await.unwrap()[0].id;
     let mut fields = TestApp::workspace_fields("My study", "registered", cdr);
     fields.retain(|(k, _)| k != "intended_study" && k != "review_requested");
-    fields.push(("outcomes".into(), "promote_healthy_living".into()));
+    fields.push(("outcomes".into(), "wellness".into()));
     let r = app
         .submit_owned("/workspaces/new", "/workspaces/new", &fields)
         .await;
