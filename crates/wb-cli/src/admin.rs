@@ -60,6 +60,78 @@ pub enum AdminCommand {
 }
 
 #[derive(Subcommand)]
+pub enum CdrCommand {
+    /// Register a dataset version that workspaces of its tier can use.
+    Register {
+        /// The name users see, e.g. "Controlled Tier Dataset v8".
+        #[arg(long)]
+        name: String,
+        /// registered or controlled.
+        #[arg(long)]
+        tier: String,
+        /// Make it the tier's default (preselected for new workspaces).
+        #[arg(long)]
+        default: bool,
+        /// Where its data lives (a generated or imported CDR directory).
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+    },
+    /// List the registered dataset versions.
+    List,
+}
+
+pub async fn run_cdr(store: &Store, command: CdrCommand) -> Result<()> {
+    let now = chrono::Utc::now().timestamp();
+    match command {
+        CdrCommand::Register {
+            name,
+            tier,
+            default,
+            data_dir,
+        } => {
+            let Some(t) = AccessTier::from_code(&tier) else {
+                bail!("--tier '{tier}' is not one of: registered, controlled");
+            };
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            if let Some(d) = &data_dir {
+                anyhow::ensure!(d.is_dir(), "--data-dir {} is not a directory", d.display());
+            }
+            let dir = data_dir.map(|d| d.display().to_string());
+            let id = store
+                .register_cdr_version(name.trim(), t.code(), default, dir.as_deref(), now)
+                .await
+                .map_err(|e| match e {
+                    wb_store::StoreError::Conflict(_) => {
+                        anyhow::anyhow!("a dataset version named '{}' exists already", name.trim())
+                    }
+                    other => other.into(),
+                })?;
+            println!(
+                "Registered #{id} '{}' for the {}{}.",
+                name.trim(),
+                t.label(),
+                if default { " (default)" } else { "" }
+            );
+        }
+        CdrCommand::List => {
+            for t in AccessTier::ALL {
+                for v in store.cdr_versions(t.code()).await? {
+                    println!(
+                        "#{} {:<36} {:<16} {}{}",
+                        v.id,
+                        v.name,
+                        t.label(),
+                        if v.is_default { "default " } else { "" },
+                        v.data_dir.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
 pub enum UserCommand {
     /// Show a user's access modules, tiers and recent audit events.
     Show { username: String },

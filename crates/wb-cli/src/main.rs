@@ -27,6 +27,11 @@ enum Command {
     Migrate,
     /// Print the effective configuration source order and main values.
     Config,
+    /// Curated data repository (CDR) versions.
+    Cdr {
+        #[command(subcommand)]
+        command: admin::CdrCommand,
+    },
     /// Administration.
     Admin {
         #[command(subcommand)]
@@ -66,6 +71,11 @@ async fn main() -> Result<()> {
             println!("mail.transport   {}", cfg.mail.transport);
             println!("username domain  {}", cfg.accounts.username_domain);
             Ok(())
+        }
+        Command::Cdr { command } => {
+            let store = config::open_store(&cfg).await?;
+            store.migrate(chrono::Utc::now().timestamp()).await?;
+            admin::run_cdr(&store, command).await
         }
         Command::Admin { command } => {
             let store = config::open_store(&cfg).await?;
