@@ -27,6 +27,8 @@ pub struct Layout {
     pub title: String,
     pub csrf: String,
     pub signed_in: Option<String>,
+    /// Rendered without knowing the visitor (error pages): the header offers only neutral links.
+    pub bare: bool,
 }
 
 impl Layout {
@@ -37,6 +39,7 @@ impl Layout {
             signed_in: session
                 .filter(|s| s.stage == wb_store::SessionStage::Active)
                 .map(|s| s.user.full_name()),
+            bare: false,
         }
     }
 
@@ -44,6 +47,7 @@ impl Layout {
     pub fn bare(title: &str) -> Self {
         Self {
             title: title.to_owned(),
+            bare: true,
             ..Self::default()
         }
     }
