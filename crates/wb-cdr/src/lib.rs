@@ -1,0 +1,13 @@
+//! The curated data repository (CDR): participant-level data in the OMOP Common Data Model.
+//!
+//! This crate has no web dependencies, so its (eventually heavy) compile stays out of the web
+//! edit loop. What stands so far:
+//! - [`rng`]: a counter-based random number generator keyed by `(seed, stream, index)`, so every
+//!   generated row depends only on its own key, not on thread count, chunking or scale;
+//! - [`vocabulary`]: a synthetic, licence-clean OMOP vocabulary: per-domain concept hierarchies
+//!   (a DAG, several levels deep, heavy-tailed branching, some nodes with two parents), names
+//!   built from a morpheme grammar, well-known standard concepts under their real public OMOP
+//!   concept ids, and the `concept_ancestor` closure.
+
+pub mod rng;
+pub mod vocabulary;
