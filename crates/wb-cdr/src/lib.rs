@@ -9,5 +9,6 @@
 //!   built from a morpheme grammar, well-known standard concepts under their real public OMOP
 //!   concept ids, and the `concept_ancestor` closure.
 
+pub mod parquet_out;
 pub mod rng;
 pub mod vocabulary;
