@@ -10,5 +10,6 @@
 //!   concept ids, and the `concept_ancestor` closure.
 
 pub mod parquet_out;
+pub mod persons;
 pub mod rng;
 pub mod vocabulary;

@@ -355,6 +355,81 @@ pub fn write_vocabulary(dir: &Path, v: &Vocabulary) -> Result<Vec<TableFile>, Cd
     Ok(out)
 }
 
+/// Writes `person.parquet` with persons `0..count` of `cfg`.
+pub fn write_persons(
+    dir: &Path,
+    cfg: &crate::persons::PersonConfig,
+    count: u64,
+) -> Result<TableFile, CdrError> {
+    std::fs::create_dir_all(dir).map_err(|source| CdrError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let people: Vec<crate::persons::Person> =
+        (0..count).map(|i| crate::persons::person(cfg, i)).collect();
+    let n = people.len();
+    write_table(
+        dir,
+        "person",
+        vec![
+            (
+                "person_id",
+                DataType::Int64,
+                false,
+                ints(people.iter().map(|p| p.person_id)),
+            ),
+            (
+                "gender_concept_id",
+                DataType::Int64,
+                false,
+                ints(people.iter().map(|p| p.gender_concept_id)),
+            ),
+            (
+                "year_of_birth",
+                DataType::Int64,
+                false,
+                ints(people.iter().map(|p| i64::from(p.year_of_birth))),
+            ),
+            (
+                "month_of_birth",
+                DataType::Int64,
+                true,
+                ints(people.iter().map(|p| i64::from(p.month_of_birth))),
+            ),
+            (
+                "day_of_birth",
+                DataType::Int64,
+                true,
+                ints(people.iter().map(|p| i64::from(p.day_of_birth))),
+            ),
+            (
+                "race_concept_id",
+                DataType::Int64,
+                false,
+                ints(people.iter().map(|p| p.race_concept_id)),
+            ),
+            (
+                "ethnicity_concept_id",
+                DataType::Int64,
+                false,
+                ints(people.iter().map(|p| p.ethnicity_concept_id)),
+            ),
+            (
+                "location_id",
+                DataType::Int64,
+                true,
+                Arc::new(Int64Array::from(vec![None::<i64>; n])),
+            ),
+            (
+                "person_source_value",
+                DataType::Utf8,
+                true,
+                strings(people.iter().map(|p| format!("P{:09}", p.person_id))),
+            ),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +485,22 @@ mod tests {
                 .value(0);
             assert_eq!(n, expected, "descendants of {ancestor}");
         }
+    }
+
+    #[test]
+    fn person_files_are_deterministic() {
+        let cfg = crate::persons::PersonConfig::default();
+        let a = write_persons(&tmp("pa"), &cfg, 3_000).unwrap();
+        let b = write_persons(&tmp("pb"), &cfg, 3_000).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.rows, 3_000);
+        let c = write_persons(
+            &tmp("pc"),
+            &crate::persons::PersonConfig { seed: 2, ..cfg },
+            3_000,
+        )
+        .unwrap();
+        assert_ne!(a.hash, c.hash);
     }
 
     #[test]
