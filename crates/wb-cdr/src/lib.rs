@@ -9,7 +9,14 @@
 //!   built from a morpheme grammar, well-known standard concepts under their real public OMOP
 //!   concept ids, and the `concept_ancestor` closure.
 
+pub mod dates;
+pub mod events;
+pub mod generate;
 pub mod parquet_out;
 pub mod persons;
 pub mod rng;
+pub mod rows;
+pub mod schema;
 pub mod vocabulary;
+
+pub use parquet_out::CdrError;
