@@ -12,11 +12,13 @@
 pub mod dates;
 pub mod events;
 pub mod generate;
+pub mod index;
 pub mod parquet_out;
 pub mod persons;
 pub mod rng;
 pub mod rows;
 pub mod schema;
+pub mod search;
 pub mod vocabulary;
 
 pub use parquet_out::CdrError;
