@@ -4,7 +4,8 @@
 //! - A dense person index: `person_id`s sorted, a person's position is its bit.
 //! - Per concept, a roaring bitmap of the persons with at least one event of it (any event
 //!   table's concept column, and survey answers from `observation.value_as_concept_id`), with
-//!   its event count.
+//!   its event count; the person table's gender, race and ethnicity concepts are bitmaps too,
+//!   so demographic criteria combine with the others by AND / OR / AND NOT.
 //! - Hierarchy rollups from `concept_ancestor`: every concept's rollup person count (persons
 //!   with the concept or any descendant), and the rollup bitmap itself for concepts with many
 //!   occurring descendants; smaller rollups are a multi-way union of their few descendants at
@@ -29,6 +30,14 @@ use crate::schema::{self, Table};
 pub const MATERIALISE_ABOVE: usize = 16;
 
 const MAGIC: &[u8; 8] = b"WBIDX001";
+
+/// The person table's columns the index reads: the id and the demographic concepts.
+pub const PERSON_COLUMNS: [&str; 4] = [
+    "person_id",
+    "gender_concept_id",
+    "race_concept_id",
+    "ethnicity_concept_id",
+];
 
 /// One concept's entry.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -179,15 +188,37 @@ impl Index {
     /// Builds the index from the Parquet tables in `dir`.
     pub fn build(dir: &Path) -> Result<(Index, BuildStats), CdrError> {
         let started = Instant::now();
-        let mut person_ids = Vec::new();
-        scan_ints(&dir.join("person.parquet"), &["person_id"], |cols| {
-            person_ids.extend(cols[0].values().iter().copied());
+        // Persons, and their demographic concepts (gender, race, ethnicity) as bitmaps too.
+        let mut people: Vec<[i64; 4]> = Vec::new();
+        scan_ints(&dir.join("person.parquet"), &PERSON_COLUMNS, |cols| {
+            for row in 0..cols[0].len() {
+                let v = |c: usize| {
+                    if cols[c].is_valid(row) {
+                        cols[c].value(row)
+                    } else {
+                        0
+                    }
+                };
+                people.push([v(0), v(1), v(2), v(3)]);
+            }
         })?;
-        person_ids.sort_unstable();
-        person_ids.dedup();
-        if person_ids.len() > u32::MAX as usize {
+        people.sort_unstable_by_key(|p| p[0]);
+        people.dedup_by_key(|p| p[0]);
+        if people.len() > u32::MAX as usize {
             return Err(CdrError::Invalid("more than 2^32 persons".into()));
         }
+        let person_ids: Vec<i64> = people.iter().map(|p| p[0]).collect();
+        let mut demographics: HashMap<i64, (RoaringBitmap, u64)> = HashMap::new();
+        for (bit, p) in people.iter().enumerate() {
+            for c in &p[1..] {
+                if *c != 0 {
+                    let e = demographics.entry(*c).or_default();
+                    e.0.insert(bit as u32);
+                    e.1 += 1;
+                }
+            }
+        }
+        drop(people);
         // Event tables in parallel (two at a time on two cores is plenty).
         let tables: Vec<&Table> = schema::EVENT_TABLES.iter().collect();
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -212,6 +243,11 @@ impl Index {
                 .collect::<Vec<_>>()
         });
         let mut concepts: HashMap<i64, ConceptEntry> = HashMap::new();
+        for (c, (bitmap, n)) in demographics {
+            let e = concepts.entry(c).or_default();
+            e.persons = bitmap;
+            e.events = n;
+        }
         let mut events = 0u64;
         for r in results {
             for (c, (bitmap, n)) in r? {

@@ -342,6 +342,11 @@ pub fn counts_sql() -> String {
             }
             parts
         })
+        .chain(
+            crate::index::PERSON_COLUMNS[1..]
+                .iter()
+                .map(|c| format!("SELECT person_id, {c} AS concept_id FROM person WHERE {c} <> 0")),
+        )
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     format!(
@@ -627,5 +632,18 @@ mod tests {
         // A parent's rollup covers each child's.
         let parent = cdr.index.rollup(201820);
         assert!(cdr.index.rollup(201826).is_subset(&parent));
+        // Demographics are bitmaps: female diabetics not on metformin, against SQL.
+        let female_t2dm_no_metformin =
+            (cdr.index.rollup(8532) & cdr.index.rollup(201826)) - cdr.index.rollup(1503297);
+        let want = rows(
+            &ctx,
+            "SELECT COUNT(*), 0 FROM person p WHERE p.gender_concept_id = 8532 \
+             AND p.person_id IN (SELECT person_id FROM condition_occurrence o JOIN concept_ancestor a \
+                 ON a.descendant_concept_id = o.condition_concept_id WHERE a.ancestor_concept_id = 201826) \
+             AND p.person_id NOT IN (SELECT person_id FROM drug_exposure WHERE drug_concept_id = 1503297)",
+        )
+        .await;
+        assert_eq!(female_t2dm_no_metformin.len() as i64, want[0].0);
+        assert!(want[0].0 > 0);
     }
 }
