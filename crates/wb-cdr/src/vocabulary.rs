@@ -920,8 +920,7 @@ pub fn generate(cfg: &VocabularyConfig) -> Vocabulary {
             }
             ids.push(id);
         }
-        // The anchors of this domain: under their anchor parent, or a concept near the root.
-        let mut r = stream.at(u64::MAX);
+        // The anchors of this domain: under their anchor parent, or the domain's root.
         for a in ANCHORS.iter().filter(|a| a.domain == domain) {
             concepts.push(Concept {
                 concept_id: a.concept_id,
@@ -933,9 +932,7 @@ pub fn generate(cfg: &VocabularyConfig) -> Vocabulary {
                 concept_code: a.code.to_owned(),
             });
             synonyms.extend(a.synonyms.iter().map(|s| (a.concept_id, (*s).to_owned())));
-            let parent = a
-                .parent
-                .unwrap_or_else(|| ids[r.below(ids.len().min(20) as u64) as usize]);
+            let parent = a.parent.unwrap_or(ids[0]);
             is_a.push((a.concept_id, parent));
         }
     }

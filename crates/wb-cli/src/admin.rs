@@ -78,11 +78,46 @@ pub enum CdrCommand {
     },
     /// List the registered dataset versions.
     List,
+    /// Generate a deterministic synthetic CDR (OMOP CDM v5.4 Parquet, vocabulary, index).
+    Generate(crate::cdr::GenerateArgs),
+    /// Rebuild a CDR's person index (bitmaps and rollups) from its Parquet tables.
+    Index {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+    },
+    /// Search a CDR's concepts by code, name or synonym, ranked by participant count.
+    Search(crate::cdr::SearchArgs),
+    /// Show a concept with its parents and children and their participant counts.
+    Browse {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        concept_id: i64,
+    },
+    /// Time the engine on a CDR (used by scripts/bench): index load, cohort counts, searches.
+    Bench {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// Warm runs per measurement.
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+    },
+}
+
+impl CdrCommand {
+    /// Whether the command works on the registry of dataset versions in the database.
+    pub fn needs_database(&self) -> bool {
+        matches!(self, CdrCommand::Register { .. } | CdrCommand::List)
+    }
 }
 
 pub async fn run_cdr(store: &Store, command: CdrCommand) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
     match command {
+        other @ (CdrCommand::Generate(_)
+        | CdrCommand::Index { .. }
+        | CdrCommand::Search(_)
+        | CdrCommand::Browse { .. }
+        | CdrCommand::Bench { .. }) => return crate::cdr::run(other),
         CdrCommand::Register {
             name,
             tier,

@@ -1,6 +1,7 @@
 //! `wb`: the Researcher Workbench binary.
 
 mod admin;
+mod cdr;
 mod config;
 
 use std::sync::Arc;
@@ -72,6 +73,7 @@ async fn main() -> Result<()> {
             println!("username domain  {}", cfg.accounts.username_domain);
             Ok(())
         }
+        Command::Cdr { command } if !command.needs_database() => cdr::run(command),
         Command::Cdr { command } => {
             let store = config::open_store(&cfg).await?;
             store.migrate(chrono::Utc::now().timestamp()).await?;
