@@ -10,13 +10,29 @@
 //   eventually(fn), seen(locator, what), h1Text(page), expectHeading(page, text), pathOf(page)
 //   trackDocuments(page), lastDocument(page)   the last main-frame document response
 //   stepper(t, page, prefix)                   named sub-tests; failures leave a screenshot + HTML
-//   newAccount({prefix, familyPrefix})         fresh, run-unique details for one new account
+//   newAccount({prefix, familyPrefix, ...})    fresh, run-unique details for one new account
 //   createAccount(page, base, outbox, account) terms → step 1 → step 2 → confirmation → welcome mail
 //   firstSignIn(page, base, account, welcome)  Complete Registration link → temporary password →
 //                                              new password → Data Access Requirements
 //   signIn(page, user, password), signOut(page), expectDataAccessRequirements(page)
 //   totp(base32Secret, unixSeconds)            RFC 6238 code (SHA-1, 30 s, 6 digits)
+//
+// Access modules through the pages (each ends back on Data Access Requirements):
+//   blockExternalRequests(context)             abort requests that leave loopback (provider fonts)
+//   startModule(page, label), expectModuleCompleted(page, label)
+//   turnOnTwoStep(page, {checkErrors})         enrol a TOTP authenticator → { secret, usedStep }
+//   verifyIdentity(page, base, account, {provider})  ID.me (default) or LOGIN.GOV at the local
+//                                              OIDC provider (devInteractions)
+//   completeCourse(page, course)               COURSES.rt / COURSES.ct: modules, then the assessment
+//   signCodeOfConduct(page, account)           initials in every box, "Accept"
+//   completeAccessModules(page, base, account) all of the above in order → { secret, usedStep }
+//   expectAccessComplete(page), getStarted(page)  both tiers "Granted"; "Get Started" → /home
+// The admin CLI (WB_E2E_WB_BIN --config WB_E2E_CONFIG, WB_DATA_DIR = the server's data dir):
+//   wbAdmin(args), trainingBank(course), bypassAccessModules(username, {modules, reason}),
+//   ACCESS_MODULES                             the modules bypassed by default
 import { createHmac } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -693,4 +709,224 @@ export function totp(base32Secret, unixSeconds = Date.now() / 1000, { digits = 6
   const offset = mac[mac.length - 1] & 0x0f;
   const binary = mac.readUInt32BE(offset) & 0x7fffffff;
   return String(binary % 10 ** digits).padStart(digits, '0');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin CLI, as an administrator runs it next to the server
+// ---------------------------------------------------------------------------------------------
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Run `WB_E2E_WB_BIN --config WB_E2E_CONFIG admin <args...>` against the running server's data
+ * (WB_DATA_DIR = the folder holding WB_E2E_OUTBOX) and return its stdout.
+ */
+export async function wbAdmin(args) {
+  const bin = requiredEnv('WB_E2E_WB_BIN');
+  const config = requiredEnv('WB_E2E_CONFIG');
+  try {
+    const { stdout } = await execFileAsync(bin, ['--config', config, 'admin', ...args], {
+      env: { ...process.env, WB_DATA_DIR: dirname(outboxDir()) },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (err) {
+    throw new Error(`wb admin ${args.join(' ')} failed (exit ${err.code}): ${String(err.stderr ?? err.message).trim()}`);
+  }
+}
+
+/** The question bank of `course` ("rt" or "ct") with the correct answers, by question id. */
+export async function trainingBank(course) {
+  const bank = JSON.parse(await wbAdmin(['training-bank', '--course', course, '--json']));
+  assert.ok(Array.isArray(bank) && bank.length > 0, `training-bank --course ${course} printed no questions`);
+  return new Map(bank.map((q) => [q.id, q]));
+}
+
+/** The access modules an administrator can bypass for full (Controlled Tier) access. */
+export const ACCESS_MODULES = ['two_factor', 'identity', 'rt_training', 'ct_training', 'code_of_conduct'];
+
+/** `wb admin user bypass <username> --module <m> --reason <reason>` for each module. */
+export async function bypassAccessModules(username, { modules = ACCESS_MODULES, reason = 'browser journey' } = {}) {
+  for (const module of modules) {
+    await wbAdmin(['user', 'bypass', username, '--module', module, '--reason', reason]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access modules through the pages
+// ---------------------------------------------------------------------------------------------
+
+/** Abort every request of `context` that leaves loopback (the provider's pages @import a font). */
+export async function blockExternalRequests(context) {
+  await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/]|localhost[:/])/, (route) => route.abort());
+}
+
+/** On Data Access Requirements, click "Start" in the item `label`. */
+export async function startModule(page, label) {
+  await expectDataAccessRequirements(page);
+  const link = moduleItem(page, label).getByRole('link', { name: 'Start', exact: true });
+  await seen(link, `a "Start" link in "${label}"`);
+  await link.click();
+}
+
+/** Data Access Requirements shows "Completed on:" in the item `label`. */
+export async function expectModuleCompleted(page, label) {
+  await expectDataAccessRequirements(page);
+  await seen(moduleItem(page, label).getByText(/Completed on:/), `"Completed on:" in "${label}"`);
+}
+
+/**
+ * "Turn on 2-Step Verification": read the key under the QR code, enter its current code (with
+ * checkErrors, a wrong code first), note the recovery codes, "Continue". Returns { secret,
+ * usedStep }: the key and the TOTP time step whose code was used (codes are single-use).
+ */
+export async function turnOnTwoStep(page, { checkErrors = false } = {}) {
+  const label = 'Turn on 2-Step Verification';
+  await startModule(page, label);
+  await expectHeading(page, '2-Step Verification');
+  await seen(page.locator('.qr svg, svg'), 'a QR code (an <svg>)');
+  let secret = (await page.locator('#totp-secret').innerText()).trim();
+  assert.match(secret, /^[A-Z2-7]{2,8}( [A-Z2-7]{1,8})+$/, `the key "${secret}" is not base32 grouped with spaces`);
+
+  if (checkErrors) {
+    const now = Date.now() / 1000;
+    const nearby = [-30, 0, 30].map((d) => totp(secret, now + d));
+    const wrong = ['000000', '111111', '222222'].find((c) => !nearby.includes(c));
+    await page.getByLabel('6-digit code', { exact: true }).fill(wrong);
+    await page.getByRole('button', { name: label, exact: true }).click();
+    await seen(page.getByRole('alert'), `an error for the wrong code ${wrong}`);
+    await expectHeading(page, '2-Step Verification');
+    secret = (await page.locator('#totp-secret').innerText()).trim();
+  }
+
+  const at = Date.now() / 1000;
+  await page.getByLabel('6-digit code', { exact: true }).fill(totp(secret, at));
+  const usedStep = totpStep(at);
+  await page.getByRole('button', { name: label, exact: true }).click();
+  await seen(page.locator('#recovery-codes'), 'the recovery codes (#recovery-codes)');
+  assert.ok((await page.locator('#recovery-codes li').count()) > 0, 'no recovery codes listed');
+  await page.getByRole('link', { name: 'Continue', exact: true }).click();
+  await expectModuleCompleted(page, label);
+  return { secret, usedStep };
+}
+
+/**
+ * "Verify your identity" with `provider` ("ID.me" or "LOGIN.GOV") at the local OIDC provider:
+ * its devInteractions login form (any login, any password), then its consent page. Expects a
+ * browser context that has not signed in at the provider yet (the provider remembers its session
+ * and would skip the login form).
+ */
+export async function verifyIdentity(page, base, account, { provider = 'ID.me' } = {}) {
+  const label = 'Verify your identity';
+  await startModule(page, label);
+  await expectHeading(page, 'Verify your identity');
+  await seen(page.getByRole('button', { name: 'LOGIN.GOV', exact: true }), 'the provider "LOGIN.GOV"');
+  await seen(page.getByRole('button', { name: 'ID.me', exact: true }), 'the provider "ID.me"');
+  await page.getByRole('button', { name: provider, exact: true }).click();
+
+  await page.waitForURL((url) => url.origin !== base && url.pathname.startsWith('/interaction/'), { timeout: TIMEOUT });
+  await expectHeading(page, 'Sign-in');
+  await page.locator('input[name="login"]').fill(`idp-${account.username}`);
+  await page.locator('input[name="password"]').fill('any password');
+  await page.getByRole('button', { name: 'Sign-in', exact: true }).click();
+  await expectHeading(page, 'Authorize');
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expectModuleCompleted(page, label);
+}
+
+/** The two courses: key (URL and `training-bank --course`), requirement label, page title. */
+export const COURSES = {
+  rt: { key: 'rt', label: 'Complete Responsible Conduct of Research Training', title: 'Responsible Conduct of Research' },
+  ct: { key: 'ct', label: 'Complete Controlled Tier Training', title: 'Controlled Tier Training' },
+};
+
+/**
+ * One course (COURSES.rt or COURSES.ct): the policy mentions the 24-hour wait; every module
+ * page "Mark as read and continue"; the assessment answered from `wb admin training-bank`;
+ * "Congratulations, you passed." → back on Data Access Requirements, completed.
+ */
+export async function completeCourse(page, { key, label, title }) {
+  await startModule(page, label);
+  await page.waitForURL((url) => url.pathname === `/training/${key}`);
+  await expectHeading(page, title);
+  const policy = page.locator('#policy');
+  await seen(policy, 'the assessment policy (#policy)');
+  assert.match(await policy.innerText(), /24 hours/, 'the policy does not mention the 24-hour wait');
+
+  await page.getByRole('link', { name: 'Start', exact: true }).click();
+  let modules = 0;
+  for (;;) {
+    await page.waitForLoadState('load');
+    if (!/\/modules\//.test(pathOf(page))) break;
+    assert.ok(++modules <= 30, 'more than 30 module pages: "Mark as read and continue" does not advance');
+    const before = page.url();
+    await page.getByRole('button', { name: 'Mark as read and continue', exact: true }).click();
+    await page.waitForURL((url) => url.href !== before, { timeout: TIMEOUT });
+  }
+  assert.ok(modules > 0, 'the course had no module pages');
+  assert.equal(pathOf(page), `/training/${key}`, 'after the last module the course page should show');
+  await expectHeading(page, title);
+
+  const bank = await trainingBank(key);
+  await page.getByRole('button', { name: 'Start the assessment', exact: true }).click();
+  await expectHeading(page, `${title}: assessment`);
+  const fieldsets = page.locator('fieldset');
+  await seen(fieldsets, 'the assessment questions');
+  const count = await fieldsets.count();
+  for (let i = 0; i < count; i++) {
+    const name = await fieldsets.nth(i).locator('input[type="radio"]').first().getAttribute('name');
+    const question = bank.get(name?.replace(/^q_/, ''));
+    assert.ok(question, `question ${name} on the page is not in the ${key} bank`);
+    await fieldsets.nth(i).locator(`input[type="radio"][name="${name}"][value="${question.correct}"]`).check();
+  }
+  await page.getByRole('button', { name: 'Submit answers', exact: true }).click();
+  await seen(page.getByText('Congratulations, you passed.'), '"Congratulations, you passed."');
+  await page.getByRole('link', { name: 'Continue to Researcher Workbench', exact: true }).click();
+  await expectModuleCompleted(page, label);
+}
+
+/** "Sign Data User Code of Conduct": "Proceed", the full name shown, initials in every box, "Accept". */
+export async function signCodeOfConduct(page, account) {
+  const label = 'Sign Data User Code of Conduct';
+  const fullName = `${account.given} ${account.family}`;
+  const initials = `${account.given[0]}${account.family[0]}`.toUpperCase();
+  await startModule(page, label);
+  await page.getByRole('link', { name: 'Proceed', exact: true }).click();
+  await expectHeading(page, 'Accept Data User Code of Conduct');
+  await seen(page.getByText(fullName, { exact: true }), `the full name "${fullName}"`);
+  const boxes = await page.getByLabel('Initials', { exact: true }).all();
+  assert.ok(boxes.length > 0, 'no boxes labelled "Initials"');
+  for (const box of boxes) await box.fill(initials);
+  await page.getByRole('button', { name: 'Accept', exact: true }).click();
+  await expectModuleCompleted(page, label);
+}
+
+/**
+ * From Data Access Requirements, every module through the pages: 2-step verification, identity
+ * (ID.me), both courses, the code of conduct. Returns turnOnTwoStep's { secret, usedStep }.
+ */
+export async function completeAccessModules(page, base, account) {
+  const twoStep = await turnOnTwoStep(page);
+  await verifyIdentity(page, base, account);
+  await completeCourse(page, COURSES.rt);
+  await completeCourse(page, COURSES.ct);
+  await signCodeOfConduct(page, account);
+  return twoStep;
+}
+
+/** Data Access Requirements says access is complete, with both tiers "Granted". */
+export async function expectAccessComplete(page) {
+  await expectDataAccessRequirements(page);
+  await seen(page.getByText('Thank you for completing all the necessary steps'), '"Thank you for completing all the necessary steps"');
+  await seen(page.getByText('Researcher Workbench data access is complete'), '"Researcher Workbench data access is complete"');
+  for (const tier of ['Registered Tier data', 'Controlled Tier data']) {
+    await seen(page.locator('.tier').filter({ hasText: tier }).getByText(/Granted/), `"Granted" for ${tier}`);
+  }
+}
+
+/** "Get Started" on Data Access Requirements → the workbench home. */
+export async function getStarted(page) {
+  await page.getByRole('link', { name: 'Get Started', exact: true }).click();
+  await page.waitForURL((url) => url.pathname === '/home');
+  await expectHeading(page, 'RESEARCHER WORKBENCH');
 }

@@ -1,21 +1,23 @@
-// Part 3 of the user guide in a real browser: from "Get Started", create the training
-// workspace (Controlled Tier, initial credits, the educational Research Use Statement), go
-// through the "Confirm" dialog (and "Keep Editing"), share it as Reader, see it in the public
-// Research Hub, and open it as the collaborator, who cannot share it.
+// Part 3 of the user guide in a real browser against the running `wb serve` (started by
+// scripts/test): the OWNER goes from the first sign-in through every access module to "Get
+// Started", creates the training workspace (Controlled Tier, initial credits, the educational
+// Research Use Statement), goes through the "Create Workspace" confirm step (and "Keep Editing"),
+// shares it with the COLLABORATOR as Reader, and finds it in the public Research Hub; then the
+// collaborator signs in, sees it as Reader, and cannot share it.
 //
-// Both users create their accounts through the pages; their access modules are then bypassed
-// with `wb admin user bypass` the way an administrator would, since access.test.mjs walks the
-// modules themselves. Needs WB_E2E_BASE_URL, WB_E2E_OUTBOX, WB_E2E_WB_BIN and WB_E2E_CONFIG.
+// The collaborator's account is created through the pages; an administrator then bypasses their
+// access modules with `wb admin user bypass` (so their sign-in asks no 2-step code).
+//
+// Needs WB_E2E_BASE_URL, WB_E2E_OUTBOX, WB_E2E_WB_BIN and WB_E2E_CONFIG (set by scripts/test).
+// On failure a screenshot and the page's HTML go to tests/e2e/artifacts/ (gitignored).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { dirname } from 'node:path';
-import { promisify } from 'node:util';
 import {
   launch,
   baseUrl,
   outboxDir,
   TIMEOUT,
+  eventually,
   seen,
   expectHeading,
   pathOf,
@@ -25,166 +27,238 @@ import {
   newAccount,
   createAccount,
   firstSignIn,
+  signIn,
+  signOut,
+  expectDataAccessRequirements,
+  blockExternalRequests,
+  completeAccessModules,
+  expectAccessComplete,
+  getStarted,
+  bypassAccessModules,
 } from './lib.mjs';
 
-const run = promisify(execFile);
-
-function requiredEnv(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the browser journeys through scripts/test`);
-  return value;
-}
-
-/** Gives `username` every access module as an administrator would (recorded bypasses). */
-async function grantAccess(username) {
-  for (const module of ['two_factor', 'identity', 'rt_training', 'ct_training', 'code_of_conduct']) {
-    await run(
-      requiredEnv('WB_E2E_WB_BIN'),
-      ['--config', requiredEnv('WB_E2E_CONFIG'), 'admin', 'user', 'bypass', username, '--module', module, '--reason', 'browser journey'],
-      { env: { ...process.env, WB_DATA_DIR: dirname(outboxDir()) } },
-    );
-  }
-}
-
-const TEXT_21 = 'This workspace is dedicated solely to educational purposes: learning how to use the workbench datasets, including accessing, manipulating and analyzing data.';
-const TEXT_22 = 'Guided exercises with the cohort builder, concept sets and datasets on the synthetic training data.';
-const TEXT_23 = 'No specific findings are anticipated; the workspace equips researchers with the tools to explore the available data.';
+const INTENDED_STUDY =
+  'This workspace is for training only: I will learn how to find, build and analyze cohorts and datasets in the ' +
+  'Researcher Workbench, following the training material, so that I can later use the data responsibly.';
+const SCIENTIFIC_APPROACH =
+  'Guided exercises with the cohort builder, concept sets, datasets and notebooks, using descriptive statistics ' +
+  'on small example cohorts.';
+const ANTICIPATED_FINDINGS =
+  'No scientific findings are anticipated; the workspace builds the skills needed to explore the available data ' +
+  'in future research projects.';
 const DISSEMINATION = 'This workspace is dedicated solely to educational purposes and no findings will be published.';
 
-test('create the training workspace, confirm it, share it as Reader; the reader opens it', async (t) => {
+test('the owner creates the training workspace and shares it as Reader; the collaborator opens it', async (t) => {
   const base = baseUrl();
   const outbox = outboxDir();
   const owner = newAccount({ prefix: 'own', familyPrefix: 'Wegner' });
-  const reader = newAccount({ prefix: 'rdr', familyPrefix: 'Reader' });
+  const collaborator = newAccount({ prefix: 'col', familyPrefix: 'Hopper', given: 'Grace' });
+  const ownerName = `${owner.given} ${owner.family}`;
+  const collaboratorName = `${collaborator.given} ${collaborator.family}`;
   const wsName = `${owner.family}_CWML_training`;
 
   const browser = await launch();
   t.after(() => browser.close());
-  const ownerContext = await browser.newContext();
-  const readerContext = await browser.newContext();
-  const page = await ownerContext.newPage();
-  const other = await readerContext.newPage();
-  for (const p of [page, other]) {
-    p.setDefaultTimeout(TIMEOUT);
-    trackDocuments(p);
-  }
+  const context = await browser.newContext();
+  await blockExternalRequests(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  trackDocuments(page);
+
   const { step, broken } = stepper(t, page, 'workspace');
   let namespace;
 
-  await step('1. two accounts with access (created through the pages, modules bypassed by an admin)', async () => {
+  const createButton = () => page.getByRole('button', { name: 'Create Workspace', exact: true });
+  const expectCreateButton = async (disabled, why) =>
+    eventually(async () => assert.equal(await createButton().isDisabled(), disabled, why));
+
+  await step('1a. OWNER: create the account and sign in for the first time', async () => {
     const welcome = await createAccount(page, base, outbox, owner);
     await firstSignIn(page, base, owner, welcome);
-    const welcome2 = await createAccount(other, base, outbox, reader);
-    await firstSignIn(other, base, reader, welcome2);
-    await grantAccess(owner.username);
-    await grantAccess(reader.username);
   });
 
-  await step('2. Get Started → Workspaces → "+"', async () => {
-    await page.goto(`${base}/data-access-requirements`);
-    await page.getByRole('link', { name: 'Get Started', exact: true }).click();
-    await expectHeading(page, 'RESEARCHER WORKBENCH');
-    await page.getByRole('link', { name: 'Workspaces', exact: true }).first().click();
+  await step('1b. OWNER: 2-step verification, identity, RT and CT training, code of conduct', async () => {
+    await completeAccessModules(page, base, owner);
+    await expectAccessComplete(page);
+  });
+
+  await step('1c. COLLABORATOR: created through the pages, access given with `wb admin user bypass`', async () => {
+    const other = await browser.newContext();
+    try {
+      const otherPage = await other.newPage();
+      otherPage.setDefaultTimeout(TIMEOUT);
+      trackDocuments(otherPage);
+      const welcome = await createAccount(otherPage, base, outbox, collaborator);
+      await firstSignIn(otherPage, base, collaborator, welcome);
+      await bypassAccessModules(collaborator.username);
+      await otherPage.reload();
+      await expectAccessComplete(otherPage);
+    } finally {
+      await other.close();
+    }
+  });
+
+  await step('2. OWNER: Get Started → home → Workspaces → "+"', async () => {
+    await getStarted(page);
+    await page.getByRole('link', { name: 'Workspaces', exact: true }).last().click();
+    await page.waitForURL((url) => url.pathname === '/workspaces');
     await expectHeading(page, 'Workspaces');
     await page.getByRole('link', { name: 'Create a new workspace', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === '/workspaces/new');
     await expectHeading(page, 'Create a new workspace');
   });
 
-  const fillForm = async () => {
-    const create = page.getByRole('button', { name: 'Create Workspace', exact: true });
+  await step('3. the form: "Create Workspace" turns active only once the form is complete', async () => {
+    await expectCreateButton(true, '"Create Workspace" is active on an empty form');
+
     await page.getByLabel('Workspace name', { exact: true }).fill(wsName);
-    await page.getByLabel('Controlled Tier', { exact: true }).check();
-    await page.getByLabel('Dataset version', { exact: true }).selectOption({ label: 'Controlled Tier Dataset v7' });
-    assert.match(
-      await page.getByLabel('Select a current billing account', { exact: true }).locator('option:checked').innerText(),
-      /Use initial credits - \$300\.00 left/,
-    );
-    await page.getByLabel('Educational Purpose', { exact: true }).check();
-    await page.locator('#intended_study').fill(TEXT_21);
-    await page.locator('#scientific_approach').fill(TEXT_22);
-    await page.locator('#anticipated_findings').fill(TEXT_23);
-    await page.locator('input[name="dissemination"][value="other"]').check();
-    await page.getByLabel('Other way of disseminating', { exact: true }).fill(DISSEMINATION);
-    await page.getByLabel('None of these statements apply to this research project', { exact: true }).check();
-    assert.equal(await create.isDisabled(), true, '"Create Workspace" is active before questions 5 and 6 are answered');
-    await page.getByLabel('No, my study will not center on underrepresented populations', { exact: true }).check();
-    await page.getByLabel('No, I have no concerns at this time about potential stigmatization based on my study.', { exact: true }).check();
-    await eventuallyEnabled(create);
-    await create.click();
-  };
-
-  const eventuallyEnabled = async (button) => {
-    const deadline = Date.now() + TIMEOUT;
-    while (await button.isDisabled()) {
-      assert.ok(Date.now() < deadline, '"Create Workspace" never turned active on a complete form');
-      await page.waitForTimeout(100);
-    }
-  };
-
-  await step('3. the form: "Create Workspace" turns active only when complete', async () => {
+    await page.getByRole('radio', { name: 'Controlled Tier', exact: true }).check();
+    const version = page.getByLabel('Dataset version', { exact: true });
     assert.equal(
-      await page.getByRole('button', { name: 'Create Workspace', exact: true }).isDisabled(),
-      true,
-      '"Create Workspace" is active on an empty form',
+      await version.locator('option', { hasText: 'Controlled Tier Dataset v7' }).count(),
+      1,
+      `"Dataset version" offers: ${(await version.locator('option').allInnerTexts()).join(' | ')}`,
     );
-    await fillForm();
+    await version.selectOption({ label: 'Controlled Tier Dataset v7' });
+    const billing = page.getByLabel('Select a current billing account', { exact: true });
+    assert.equal(
+      (await billing.locator('option:checked').innerText()).trim(),
+      'Use initial credits - $300.00 left',
+      'the billing account shown',
+    );
+
+    // Research Use Statement
+    await page.getByRole('checkbox', { name: 'Educational Purpose', exact: true }).check();
+    await page.getByLabel(/^2\.1 /).fill(INTENDED_STUDY);
+    await page.getByLabel(/^2\.2 /).fill(SCIENTIFIC_APPROACH);
+    await page.getByLabel(/^2\.3 /).fill(ANTICIPATED_FINDINGS);
+    // Question 3's "Other" (Question 5 has an "Other" population group too).
+    await page.getByRole('checkbox', { name: 'Other', exact: true }).and(page.locator('[name="dissemination"]')).check();
+    await page.getByRole('textbox', { name: 'Other way of disseminating', exact: true }).fill(DISSEMINATION);
+    await page.getByRole('checkbox', { name: 'None of these statements apply to this research project', exact: true }).check();
+    await expectCreateButton(true, '"Create Workspace" is active before questions 5 and 6 are answered');
+    await page.getByRole('radio', { name: 'No, my study will not center on underrepresented populations', exact: true }).check();
+    await page
+      .getByRole('radio', { name: 'No, I have no concerns at this time about potential stigmatization based on my study.', exact: true })
+      .check();
+
+    await expectCreateButton(false, '"Create Workspace" is still disabled on a complete form');
+    await createButton().click();
   });
 
-  await step('4. the "Confirm" dialog lists what becomes public; "Keep Editing" keeps the answers', async () => {
+  await step('4. the confirm step lists the public answers; "Keep Editing" keeps them; then "Confirm"', async () => {
     await expectHeading(page, 'Create Workspace');
-    for (const text of ['Primary purpose of your project (Question 1)', 'Summary of research purpose (Question 2)', 'Population of interest (Question 5)']) {
+    for (const text of [
+      'Primary purpose of your project (Question 1)',
+      'Summary of research purpose (Question 2)',
+      'Population of interest (Question 5)',
+    ]) {
       await seen(page.getByText(text, { exact: true }), `"${text}"`);
     }
     await page.getByRole('button', { name: 'Keep Editing', exact: true }).click();
     await expectHeading(page, 'Create a new workspace');
-    assert.equal(await page.getByLabel('Workspace name', { exact: true }).inputValue(), wsName);
-    assert.equal(await page.getByLabel('Educational Purpose', { exact: true }).isChecked(), true);
-    await page.getByRole('button', { name: 'Create Workspace', exact: true }).click();
+    assert.equal(await page.getByLabel('Workspace name', { exact: true }).inputValue(), wsName, 'the workspace name was not kept');
+    assert.equal(
+      await page.getByRole('checkbox', { name: 'Educational Purpose', exact: true }).isChecked(),
+      true,
+      '"Educational Purpose" was not kept',
+    );
+
+    await expectCreateButton(false, '"Create Workspace" is disabled on the kept, complete form');
+    await createButton().click();
     await expectHeading(page, 'Create Workspace');
     await page.getByRole('button', { name: 'Confirm', exact: true }).click();
     await expectHeading(page, wsName);
-    namespace = pathOf(page).replace('/workspaces/', '');
-    assert.equal(lastDocument(page)?.status(), 200);
+    const m = /^\/workspaces\/([^/]+)$/.exec(pathOf(page));
+    assert.ok(m, `after "Confirm" the page is ${pathOf(page)}, expected /workspaces/<namespace>`);
+    namespace = m[1];
+    assert.equal(lastDocument(page)?.status(), 200, 'the workspace page status');
   });
 
   await step('5. DATA ANALYSIS and ABOUT; SHARE with the collaborator as Reader', async () => {
-    await seen(page.getByText('A cohort is a group of participants based on specific criteria.'), 'the cohorts empty state');
-    await seen(page.getByText('A dataset is a table containing data about a cohort that can be exported for analysis.'), 'the datasets empty state');
-    await page.getByRole('link', { name: 'ABOUT', exact: true }).click();
-    await seen(page.getByText('Controlled Tier', { exact: true }), 'the tier');
-    await seen(page.getByText(/\$300\.00 left/), 'the credits');
+    const tabs = page.getByRole('navigation', { name: 'Workspace' });
+    assert.equal(
+      await tabs.getByRole('link', { name: 'DATA ANALYSIS', exact: true }).getAttribute('aria-current'),
+      'page',
+      'the workspace does not open on "DATA ANALYSIS"',
+    );
+    await seen(page.getByText('A cohort is a group of participants based on specific criteria.', { exact: true }), 'the cohorts text');
+    await seen(
+      page.getByText('A dataset is a table containing data about a cohort that can be exported for analysis.', { exact: true }),
+      'the datasets text',
+    );
+
+    await tabs.getByRole('link', { name: 'ABOUT', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === `/workspaces/${namespace}/about`);
+    await seen(page.getByText('Controlled Tier', { exact: true }), '"Controlled Tier"');
+    await seen(page.getByText('Controlled Tier Dataset v7', { exact: true }), 'the dataset "Controlled Tier Dataset v7"');
+    await seen(page.getByText(/\$300\.00 left/), '"$300.00 left"');
+
     await page.getByRole('link', { name: 'SHARE', exact: true }).click();
-    await page.getByLabel('Find collaborators', { exact: true }).fill(reader.family);
-    const select = page.getByLabel(`Role of Ada ${reader.family}`, { exact: true });
-    await seen(select, 'the collaborator in the search results');
-    await select.selectOption({ label: 'Reader' });
+    await expectHeading(page, `Share ${wsName}`);
+    const searched = page.waitForResponse(
+      (r) => new URL(r.url()).pathname === `/workspaces/${namespace}/share/search` && new URL(r.url()).searchParams.get('q') === collaboratorName,
+    );
+    await page.getByLabel('Find collaborators', { exact: true }).pressSequentially(collaboratorName, { delay: 10 });
+    assert.equal((await searched).status(), 200, 'the collaborator search failed');
+    const role = page.locator('#candidates').getByRole('combobox', { name: `Role of ${collaboratorName}`, exact: true });
+    await seen(role, `a role select for "${collaboratorName}" in the search results`).catch(async (err) => {
+      err.message += `; the results say: ${(await page.locator('#candidates').innerText()).trim() || '(nothing)'}`;
+      throw err;
+    });
+    await role.selectOption({ label: 'Reader' });
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await seen(page.getByText(/^Saved\./), 'the "Saved." notice');
-    await seen(page.getByText(reader.accountName), 'the collaborator in the list');
+
+    await seen(page.getByRole('status').filter({ hasText: /^Saved\./ }), 'the "Saved." notice');
+    const member = page.getByRole('listitem').filter({ hasText: collaborator.accountName });
+    await seen(member, `the collaborator ${collaborator.accountName} among the collaborators`);
+    assert.equal(
+      (await member.getByRole('combobox', { name: `Role of ${collaboratorName}`, exact: true }).locator('option:checked').innerText()).trim(),
+      'Reader',
+      "the collaborator's role after saving",
+    );
   });
 
-  await step('6. the public Research Hub lists it to anyone', async () => {
-    const anon = await browser.newContext();
-    const hub = await anon.newPage();
-    await hub.goto(`${base}/research-hub?q=${encodeURIComponent(owner.family)}`);
-    await seen(hub.getByRole('heading', { name: wsName }), 'the workspace in the Research Hub');
-    await seen(hub.getByText(`Ada ${owner.family}`), "the owner's name");
-    await seen(hub.getByText(/Educational Purpose/).first(), 'the primary purpose');
-    await anon.close();
+  await step('6. the public Research Hub (not signed in) lists the workspace', async () => {
+    const anonymous = await browser.newContext();
+    try {
+      const hub = await anonymous.newPage();
+      hub.setDefaultTimeout(TIMEOUT);
+      const response = await hub.goto(`${base}/research-hub`);
+      assert.equal(response?.status(), 200, `GET /research-hub returned ${response?.status()}`);
+      await expectHeading(hub, 'Research Hub');
+      await seen(hub.getByRole('link', { name: 'Sign In', exact: true }), 'a "Sign In" link (not signed in)');
+      const entry = hub.locator('article').filter({ has: hub.getByRole('heading', { name: wsName, exact: true }) });
+      await seen(entry, `the workspace "${wsName}"`);
+      await seen(entry.getByText(ownerName, { exact: true }), `the owner's name "${ownerName}"`);
+      await seen(entry.getByText(/Educational Purpose/), '"Educational Purpose"');
+    } finally {
+      await anonymous.close();
+    }
   });
 
-  await step('7. the collaborator sees it as Reader and cannot share it', async () => {
-    await other.goto(`${base}/workspaces`);
-    const row = other.getByRole('row').filter({ hasText: wsName });
-    await seen(row, 'the shared workspace in the list');
-    await seen(row.getByText('Reader', { exact: true }), 'the role "Reader"');
-    await row.getByRole('link', { name: wsName }).click();
-    await expectHeading(other, wsName);
-    await other.getByRole('link', { name: 'ABOUT', exact: true }).click();
-    assert.equal(await other.getByRole('link', { name: 'SHARE', exact: true }).count(), 0, 'a reader sees "SHARE"');
-    const response = await other.goto(`${base}/workspaces/${namespace}/share`);
-    assert.equal(response.status(), 403);
-    await expectHeading(other, 'Not allowed');
+  await step('7. COLLABORATOR: signs in without a 2-step code, sees it as Reader, cannot share it', async () => {
+    await signOut(page);
+    await page.goto(`${base}/sign-in`);
+    await expectHeading(page, 'Sign In');
+    await signIn(page, collaborator.username, collaborator.newPassword);
+    await expectDataAccessRequirements(page); // straight there: no "2-Step Verification" code asked
+
+    await page.goto(`${base}/workspaces`);
+    await expectHeading(page, 'Workspaces');
+    const row = page.getByRole('row').filter({ hasText: wsName });
+    await seen(row, `the workspace "${wsName}" in the list`);
+    await seen(row.getByRole('cell', { name: 'Reader', exact: true }), 'the role "Reader"');
+    await row.getByRole('link', { name: wsName, exact: true }).click();
+    await expectHeading(page, wsName);
+    await page.getByRole('navigation', { name: 'Workspace' }).getByRole('link', { name: 'ABOUT', exact: true }).click();
+    await page.waitForURL((url) => url.pathname === `/workspaces/${namespace}/about`);
+    await seen(page.getByText(collaboratorName), "the collaborator's own name among the collaborators");
+    assert.equal(await page.getByRole('link', { name: 'SHARE', exact: true }).count(), 0, 'a Reader is offered "SHARE"');
+
+    const response = await page.goto(`${base}/workspaces/${namespace}/share`);
+    assert.equal(response?.status(), 403, `GET /workspaces/${namespace}/share as Reader returned ${response?.status()}`);
+    await expectHeading(page, 'Not allowed');
   });
 
   assert.equal(broken(), null, `the workspace journey stopped at step "${broken()}"`);
