@@ -16,7 +16,9 @@ def load(d, n, what):
 
 
 def ms(x):
-    return f"{x:.3f}" if x < 1 else f"{x:.1f}"
+    if x < 0.1:
+        return f"{x * 1000:.1f} µs"
+    return f"{x:.2f} ms" if x < 10 else f"{x:.0f} ms"
 
 
 def mib(b):
@@ -55,7 +57,7 @@ def main():
             f"| {mib(g['bytes'])} | {g['index_seconds']:.1f} s | {mib(g['index_bytes'])} "
             f"| {duck['rollup_counts_seconds']:.1f} s |"
         )
-    out.append("\n## Cohort counts (ms)\n")
+    out.append("\n## Cohort counts\n")
     out.append("| Persons | Criterion | Count | Workbench index p50 / p95 | DuckDB first | DuckDB p50 / p95 |")
     out.append("|---:|---|---:|---:|---:|---:|")
     for n in scales:
@@ -68,7 +70,7 @@ def main():
                 f"| {int(n):,} | {name} | {w['count']:,} | {ms(w['p50_ms'])} / {ms(w['p95_ms'])} "
                 f"| {ms(k['first_ms'])} | {ms(k['p50_ms'])} / {ms(k['p95_ms'])} |"
             )
-    out.append("\n## Concept search (ms; top 50 ranked by participant count)\n")
+    out.append("\n## Concept search (top 50, ranked by participant count)\n")
     out.append("| Persons | Query | Workbench p50 / p95 | DuckDB p50 / p95 |")
     out.append("|---:|---|---:|---:|")
     for n in scales:
