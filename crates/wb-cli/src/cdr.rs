@@ -436,3 +436,49 @@ pub fn bench(dir: &Path, runs: usize) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_then_search_browse_index_and_bench_from_the_command_line_functions() {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("cdr");
+        let args = |persons| GenerateArgs {
+            persons,
+            seed: 3,
+            out: out.clone(),
+            concepts_per_domain: 300,
+            cutoff_year: 2025,
+            threads: Some(2),
+            json: true,
+        };
+        assert!(generate(args(0)).is_err(), "zero persons is refused");
+        generate(args(200)).unwrap();
+        let err = generate(args(200)).unwrap_err();
+        assert!(format!("{err:#}").contains("exists already"), "{err:#}");
+        let cdr = open(&out).unwrap();
+        assert_eq!(cdr.index.persons(), 200);
+        index(&out).unwrap();
+        assert_eq!(
+            open(&out).unwrap().index,
+            cdr.index,
+            "a rebuilt index is the same"
+        );
+        search(SearchArgs {
+            dir: out.clone(),
+            text: vec!["diabetes".into()],
+            domain: Some("Condition".into()),
+            vocabulary: None,
+            standard: true,
+            limit: 5,
+        })
+        .unwrap();
+        browse(&out, 201820).unwrap();
+        assert!(browse(&out, 42).is_err());
+        bench(&out, 2).unwrap();
+        let missing = open(&tmp.path().join("nothing")).err().unwrap();
+        assert!(format!("{missing:#}").contains("cannot open the CDR"));
+    }
+}
