@@ -12,6 +12,7 @@
 pub mod dates;
 pub mod events;
 pub mod generate;
+pub mod import;
 pub mod index;
 pub mod parquet_out;
 pub mod persons;
