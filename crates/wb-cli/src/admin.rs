@@ -80,6 +80,22 @@ pub enum CdrCommand {
     List,
     /// Generate a deterministic synthetic CDR (OMOP CDM v5.4 Parquet, vocabulary, index).
     Generate(crate::cdr::GenerateArgs),
+    /// Import a real OMOP CDM export (CSV or Parquet, e.g. an Athena vocabulary download plus
+    /// CDM tables), validated; nothing is visible unless all of it is valid.
+    Import {
+        /// The export's directory.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The CDR directory to create.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// Replace `--out` if it exists (the old CDR stays until the new one is complete).
+        #[arg(long)]
+        replace: bool,
+        /// The latest event date accepted (default: today), YYYY-MM-DD.
+        #[arg(long)]
+        max_date: Option<String>,
+    },
     /// Rebuild a CDR's person index (bitmaps and rollups) from its Parquet tables.
     Index {
         #[arg(long)]
@@ -114,6 +130,7 @@ pub async fn run_cdr(store: &Store, command: CdrCommand) -> Result<()> {
     let now = chrono::Utc::now().timestamp();
     match command {
         other @ (CdrCommand::Generate(_)
+        | CdrCommand::Import { .. }
         | CdrCommand::Index { .. }
         | CdrCommand::Search(_)
         | CdrCommand::Browse { .. }

@@ -17,11 +17,66 @@ pub fn run(command: crate::admin::CdrCommand) -> Result<()> {
     use crate::admin::CdrCommand as C;
     match command {
         C::Generate(args) => generate(args),
+        C::Import {
+            from,
+            out,
+            replace,
+            max_date,
+        } => import(&from, &out, replace, max_date.as_deref()),
         C::Index { dir } => index(&dir),
         C::Search(args) => search(args),
         C::Browse { dir, concept_id } => browse(&dir, concept_id),
         C::Bench { dir, runs } => bench(&dir, runs),
         C::Register { .. } | C::List => bail!("this command needs the database"),
+    }
+}
+
+/// `wb cdr import`: validates and imports, building the index before the CDR becomes visible.
+pub fn import(from: &Path, out: &Path, replace: bool, max_date: Option<&str>) -> Result<()> {
+    use wb_cdr::import::{ImportError, ImportOptions};
+    let mut opts = ImportOptions {
+        replace,
+        ..Default::default()
+    };
+    if let Some(d) = max_date {
+        opts.max_date = wb_cdr::dates::parse(d)
+            .with_context(|| format!("--max-date '{d}' is not a date (YYYY-MM-DD)"))?;
+    }
+    let started = Instant::now();
+    let mut stats = None;
+    let result = wb_cdr::import::import(from, out, &opts, &mut |staging| {
+        stats = Some(Index::build_and_save(staging).map_err(|e| e.to_string())?);
+        Ok(())
+    });
+    match result {
+        Ok(report) => {
+            for (table, rows) in &report.tables {
+                println!("{table:<22} {rows:>12} rows");
+            }
+            let s = stats.expect("the index is built before publishing");
+            println!(
+                "Imported into {} in {:.1} s; index: {} persons, {} concepts, {} in {:.1} s.",
+                report.out.display(),
+                started.elapsed().as_secs_f64(),
+                s.persons,
+                s.concepts,
+                mib(s.bytes),
+                s.seconds
+            );
+            Ok(())
+        }
+        Err(ImportError::Invalid(problems)) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            bail!(
+                "{} problem{} in {}: nothing was imported",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                from.display()
+            )
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -478,6 +533,23 @@ mod tests {
         browse(&out, 201820).unwrap();
         assert!(browse(&out, 42).is_err());
         bench(&out, 2).unwrap();
+        // The generated CDR is a valid OMOP export: importing it gives the same index.
+        let imported = tmp.path().join("imported");
+        import(&out, &imported, false, None).unwrap();
+        assert_eq!(open(&imported).unwrap().index, cdr.index);
+        assert!(
+            import(&out, &imported, false, None).is_err(),
+            "no silent overwrite"
+        );
+        import(&out, &imported, true, Some("2030-01-01")).unwrap();
+        assert!(import(&out, &tmp.path().join("x"), false, Some("2030-02-30")).is_err());
+        // An export with an event before the accepted range is refused and leaves nothing.
+        let err = import(&out, &tmp.path().join("y"), false, Some("1999-01-01")).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("nothing was imported"),
+            "{err:#}"
+        );
+        assert!(!tmp.path().join("y").exists());
         let missing = open(&tmp.path().join("nothing")).err().unwrap();
         assert!(format!("{missing:#}").contains("cannot open the CDR"));
     }
