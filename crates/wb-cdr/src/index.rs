@@ -10,6 +10,8 @@
 //!   with the concept or any descendant), and the rollup bitmap itself for concepts with many
 //!   occurring descendants; smaller rollups are a multi-way union of their few descendants at
 //!   query time (performance.md §3.3, §6(d)).
+//! - Each concept's row range in `index/events_by_concept.parquet`, the events sorted by
+//!   concept for event-level criteria ([`crate::sorted`]).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -29,7 +31,7 @@ use crate::schema::{self, Table};
 /// Rollup bitmaps are stored for concepts with more occurring descendants than this.
 pub const MATERIALISE_ABOVE: usize = 16;
 
-const MAGIC: &[u8; 8] = b"WBIDX001";
+const MAGIC: &[u8; 8] = b"WBIDX002";
 
 /// The person table's columns the index reads: the id and the demographic concepts.
 pub const PERSON_COLUMNS: [&str; 4] = [
@@ -60,6 +62,9 @@ pub struct Index {
     /// Sorted `person_id`s: the dense person index.
     pub person_ids: Vec<i64>,
     pub concepts: HashMap<i64, ConceptEntry>,
+    /// Each concept's `(first row, rows)` in `index/events_by_concept.parquet` (see
+    /// [`crate::sorted`]); empty until [`Index::build_and_save`] has written that file.
+    pub event_rows: HashMap<i64, (u64, u64)>,
 }
 
 /// What building took.
@@ -304,6 +309,7 @@ impl Index {
         let index = Index {
             person_ids,
             concepts,
+            event_rows: HashMap::new(),
         };
         let stats = BuildStats {
             persons: index.person_ids.len() as u64,
@@ -317,11 +323,22 @@ impl Index {
         Ok((index, stats))
     }
 
-    /// Builds the index for the CDR in `dir` and writes it to `dir/index/concepts.idx`.
+    /// Builds the index for the CDR in `dir`, writes the events sorted by concept, and saves
+    /// both under `dir/index/`.
     pub fn build_and_save(dir: &Path) -> Result<BuildStats, CdrError> {
-        let (index, mut stats) = Index::build(dir)?;
+        let started = Instant::now();
+        let (mut index, mut stats) = Index::build(dir)?;
+        let (ranges, file) =
+            crate::sorted::write(dir, &dir.join("index"), crate::sorted::BUDGET_ROWS)?;
+        index.event_rows = ranges;
         stats.bytes = index.save(dir)?;
-        stats.seconds = stats.seconds.max(0.0);
+        let sorted = dir.join("index").join("events_by_concept.parquet");
+        stats.bytes += std::fs::metadata(&sorted).map(|m| m.len()).unwrap_or(0);
+        debug_assert_eq!(
+            file.rows,
+            index.event_rows.values().map(|r| r.1).sum::<u64>()
+        );
+        stats.seconds = started.elapsed().as_secs_f64();
         Ok(stats)
     }
 
@@ -365,6 +382,14 @@ impl Index {
             for d in &e.descendants {
                 w.write_all(&d.to_le_bytes()).map_err(io)?;
             }
+        }
+        let mut ranges: Vec<(&i64, &(u64, u64))> = self.event_rows.iter().collect();
+        ranges.sort_unstable();
+        write_u64(&mut w, ranges.len() as u64).map_err(io)?;
+        for (id, (start, len)) in ranges {
+            w.write_all(&id.to_le_bytes()).map_err(io)?;
+            write_u64(&mut w, *start).map_err(io)?;
+            write_u64(&mut w, *len).map_err(io)?;
         }
         let file = w.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
@@ -423,9 +448,17 @@ impl Index {
                 },
             );
         }
+        let nr = rd(&mut r)?;
+        let mut event_rows = HashMap::with_capacity(nr as usize);
+        for _ in 0..nr {
+            let id = rd(&mut r)? as i64;
+            let start = rd(&mut r)?;
+            event_rows.insert(id, (start, rd(&mut r)?));
+        }
         Ok(Index {
             person_ids,
             concepts,
+            event_rows,
         })
     }
 

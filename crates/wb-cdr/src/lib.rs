@@ -20,6 +20,7 @@ pub mod rng;
 pub mod rows;
 pub mod schema;
 pub mod search;
+pub mod sorted;
 pub mod vocabulary;
 
 pub use parquet_out::CdrError;

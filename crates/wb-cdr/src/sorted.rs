@@ -1,0 +1,331 @@
+//! Events sorted by concept: `index/events_by_concept.parquet`, every event of every event table
+//! (and every survey answer) as `(concept_id, person_id, event_date, value_as_number)`, sorted by
+//! concept, person, date and value, with each concept's row range kept in the [`Index`]. Criteria
+//! with event-level modifiers (value ranges, occurrence counts, dates, time between events) scan
+//! only their concepts' rows instead of the tables (performance.md §3.2).
+//!
+//! Memory stays bounded: concepts are cut into ranges of at most `budget_rows` events, and each
+//! range is one pass over the tables' few columns, sorted in memory and appended.
+//!
+//! [`Index`]: crate::index::Index
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::Path;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::CdrError;
+use crate::generate::{ManifestTable, ParquetSink};
+use crate::rows::{TableRows, Val};
+use crate::schema::{self, Column, Kind, Part, Role, Table};
+
+/// Events per pass by default (about 0.5 GiB of rows in memory).
+pub const BUDGET_ROWS: usize = 1 << 24;
+
+/// The derived table (not an OMOP table; the importer never sees it).
+pub const EVENTS_BY_CONCEPT: Table = Table {
+    name: "events_by_concept",
+    part: Part::Clinical,
+    columns: &[
+        Column {
+            name: "concept_id",
+            kind: Kind::Int,
+            nullable: false,
+            role: Role::Concept,
+        },
+        Column {
+            name: "person_id",
+            kind: Kind::Int,
+            nullable: false,
+            role: Role::Person,
+        },
+        Column {
+            name: "event_date",
+            kind: Kind::Date,
+            nullable: false,
+            role: Role::EventDate,
+        },
+        Column {
+            name: "value_as_number",
+            kind: Kind::Float,
+            nullable: true,
+            role: Role::Plain,
+        },
+    ],
+    required: false,
+    event_concept: Some("concept_id"),
+    event_date: Some("event_date"),
+    value_concept: None,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Row {
+    concept: i64,
+    person: i64,
+    date: i32,
+    value: Option<f64>,
+}
+
+fn read_err(path: &Path, e: impl std::fmt::Display) -> CdrError {
+    CdrError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Calls `f` with every event row of `table` (and its survey answer, if any).
+fn scan(dir: &Path, table: &Table, mut f: impl FnMut(Row)) -> Result<(), CdrError> {
+    let path = dir.join(format!("{}.parquet", table.name));
+    if !path.exists() {
+        return Ok(());
+    }
+    let concept = table.event_concept.expect("event table");
+    let date = table.event_date.expect("event table");
+    let value = table.column("value_as_number").map(|c| c.name);
+    let file = File::open(&path).map_err(|e| read_err(&path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(&path, e))?;
+    let wanted: Vec<&str> = ["person_id", concept, date]
+        .into_iter()
+        .chain(value)
+        .chain(table.value_concept)
+        .collect();
+    let schema = builder.schema().clone();
+    let mut indices = Vec::new();
+    for c in &wanted {
+        indices.push(
+            schema
+                .index_of(c)
+                .map_err(|_| read_err(&path, format!("has no column {c}")))?,
+        );
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(64 * 1024)
+        .build()
+        .map_err(|e| read_err(&path, e))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| read_err(&path, e))?;
+        let col = |name: &str| batch.column_by_name(name).expect("projected").clone();
+        let persons = col("person_id");
+        let concepts = col(concept);
+        let dates = col(date);
+        if persons.data_type() != &DataType::Int64
+            || concepts.data_type() != &DataType::Int64
+            || dates.data_type() != &DataType::Date32
+        {
+            return Err(read_err(&path, "columns do not have the CDR's types"));
+        }
+        let persons = persons.as_primitive::<Int64Type>();
+        let concepts = concepts.as_primitive::<Int64Type>();
+        let dates = dates.as_primitive::<Date32Type>();
+        let values = value.map(col);
+        let values = values.as_ref().map(|v| v.as_primitive::<Float64Type>());
+        let answers = table.value_concept.map(col);
+        let answers = answers.as_ref().map(|v| v.as_primitive::<Int64Type>());
+        for i in 0..batch.num_rows() {
+            let (person, date) = (persons.value(i), dates.value(i));
+            let c = concepts.value(i);
+            if c != 0 {
+                f(Row {
+                    concept: c,
+                    person,
+                    date,
+                    value: values.and_then(|v| v.is_valid(i).then(|| v.value(i))),
+                });
+            }
+            if let Some(a) = answers
+                && a.is_valid(i)
+                && a.value(i) != 0
+            {
+                f(Row {
+                    concept: a.value(i),
+                    person,
+                    date,
+                    value: None,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes `out_dir/events_by_concept.parquet` from the CDR in `dir`; returns each concept's
+/// `(first row, rows)` and the file's manifest entry.
+#[allow(clippy::type_complexity)]
+pub fn write(
+    dir: &Path,
+    out_dir: &Path,
+    budget_rows: usize,
+) -> Result<(HashMap<i64, (u64, u64)>, ManifestTable), CdrError> {
+    // Pass 0: rows per concept.
+    let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
+    for t in schema::EVENT_TABLES {
+        scan(dir, t, |r| *counts.entry(r.concept).or_default() += 1)?;
+    }
+    // Concept ranges of at most `budget_rows` rows (a bigger concept is a range of its own).
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    let mut current: Option<(i64, i64, u64)> = None;
+    for (c, n) in &counts {
+        current = match current {
+            Some((lo, _, rows)) if rows + n <= budget_rows as u64 => Some((lo, *c, rows + n)),
+            Some((lo, hi, _)) => {
+                ranges.push((lo, hi));
+                Some((*c, *c, *n))
+            }
+            None => Some((*c, *c, *n)),
+        };
+    }
+    ranges.extend(current.map(|(lo, hi, _)| (lo, hi)));
+    std::fs::create_dir_all(out_dir).map_err(|source| CdrError::Io {
+        path: out_dir.display().to_string(),
+        source,
+    })?;
+    let mut sink = ParquetSink::create(out_dir, &EVENTS_BY_CONCEPT)?;
+    let mut offsets = HashMap::with_capacity(counts.len());
+    let mut next_row = 0u64;
+    for (lo, hi) in ranges {
+        let mut rows: Vec<Row> = Vec::new();
+        for t in schema::EVENT_TABLES {
+            scan(dir, t, |r| {
+                if (lo..=hi).contains(&r.concept) {
+                    rows.push(r);
+                }
+            })?;
+        }
+        rows.sort_unstable_by(|a, b| {
+            (a.concept, a.person, a.date)
+                .cmp(&(b.concept, b.person, b.date))
+                .then_with(|| match (a.value, b.value) {
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                    (x, y) => x.is_some().cmp(&y.is_some()),
+                })
+        });
+        for chunk in rows.chunk_by(|a, b| a.concept == b.concept) {
+            offsets.insert(chunk[0].concept, (next_row, chunk.len() as u64));
+            next_row += chunk.len() as u64;
+        }
+        for part in rows.chunks(ParquetSink::BATCH) {
+            let mut out = TableRows::new(&EVENTS_BY_CONCEPT);
+            for r in part {
+                out.push(&[
+                    Val::Int(r.concept),
+                    Val::Int(r.person),
+                    Val::Date(r.date),
+                    r.value.map_or(Val::Null, Val::Float),
+                ]);
+            }
+            sink.write(&out.finish())?;
+        }
+    }
+    Ok((offsets, sink.finish()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generate::{GenerateConfig, generate};
+    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+
+    #[tokio::test]
+    async fn events_are_sorted_by_concept_with_exact_ranges_whatever_the_budget() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cdr");
+        generate(
+            &dir,
+            &GenerateConfig {
+                seed: 9,
+                persons: 400,
+                concepts_per_domain: 500,
+                threads: 2,
+                chunk: 100,
+                ..Default::default()
+            },
+            &|_, _| {},
+            &mut |_| Ok(()),
+        )
+        .unwrap();
+        let (small, file_small) = write(&dir, &tmp.path().join("a"), 3_000).unwrap();
+        let (big, file_big) = write(&dir, &tmp.path().join("b"), BUDGET_ROWS).unwrap();
+        assert_eq!(small, big);
+        assert_eq!(
+            file_small, file_big,
+            "the same bytes whatever the number of passes"
+        );
+
+        let ctx = SessionContext::new();
+        for t in ["condition_occurrence", "measurement", "observation"] {
+            let p = dir.join(format!("{t}.parquet"));
+            ctx.register_parquet(t, p.to_str().unwrap(), ParquetReadOptions::default())
+                .await
+                .unwrap();
+        }
+        let p = tmp.path().join("a").join("events_by_concept.parquet");
+        ctx.register_parquet("e", p.to_str().unwrap(), ParquetReadOptions::default())
+            .await
+            .unwrap();
+        let one = |sql: String| {
+            let ctx = ctx.clone();
+            async move {
+                let b = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+                b[0].column(0).as_primitive::<Int64Type>().value(0)
+            }
+        };
+        // Sorted: no row is smaller than the one before it.
+        let unsorted = one(
+            "SELECT COUNT(*) FROM (SELECT concept_id, person_id, event_date, \
+             LAG(concept_id) OVER (ORDER BY rn) AS pc, LAG(person_id) OVER (ORDER BY rn) AS pp, \
+             LAG(event_date) OVER (ORDER BY rn) AS pd FROM \
+             (SELECT *, ROW_NUMBER() OVER () AS rn FROM e)) \
+             WHERE concept_id < pc OR (concept_id = pc AND (person_id < pp OR (person_id = pp AND event_date < pd)))"
+                .into(),
+        )
+        .await;
+        assert_eq!(unsorted, 0);
+        // Every range holds exactly its concept's events, with their values.
+        for (concept, table, column) in [
+            (201826, "condition_occurrence", "condition_concept_id"),
+            (3004410, "measurement", "measurement_concept_id"),
+        ] {
+            let (start, len) = small[&concept];
+            let want = one(format!(
+                "SELECT COUNT(*) FROM {table} WHERE {column} = {concept}"
+            ))
+            .await;
+            assert_eq!(len as i64, want, "{concept}");
+            let inside = one(format!(
+                "SELECT COUNT(*) FROM (SELECT concept_id, ROW_NUMBER() OVER () - 1 AS rn FROM e) \
+                 WHERE rn >= {start} AND rn < {} AND concept_id = {concept}",
+                start + len
+            ))
+            .await;
+            assert_eq!(inside, want);
+        }
+        let high = one(
+            "SELECT COUNT(*) FROM e WHERE concept_id = 3004410 AND value_as_number >= 6.5".into(),
+        )
+        .await;
+        let want = one(
+            "SELECT COUNT(*) FROM measurement WHERE measurement_concept_id = 3004410 AND value_as_number >= 6.5"
+                .into(),
+        )
+        .await;
+        assert_eq!(high, want);
+        assert!(high > 0);
+        // Survey answers are rows of their own.
+        let answers =
+            one("SELECT COUNT(*) FROM observation WHERE value_as_concept_id IS NOT NULL".into())
+                .await;
+        let answer_rows = one(format!(
+            "SELECT COUNT(*) FROM e WHERE concept_id >= {}",
+            crate::vocabulary::SURVEY_ID_BASE
+        ))
+        .await;
+        // Question rows and answer rows: both in the survey id range.
+        assert_eq!(answer_rows, 2 * answers);
+    }
+}
