@@ -167,12 +167,6 @@ impl Clinical {
     }
 }
 
-fn normal(r: &mut Rng) -> f64 {
-    let u1 = r.unit().max(f64::MIN_POSITIVE);
-    let u2 = r.unit();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 fn weighted(r: &mut Rng, weights: &[f64]) -> usize {
     let total: f64 = weights.iter().sum();
     let mut x = r.unit() * total;
@@ -347,9 +341,8 @@ pub fn generate_person(cat: &Catalog, cfg: &EventConfig, index: u64, out: &mut C
     surveys(&p, &mut r, &mut ids, consent, end, diabetic, out);
     // Physical measurements at enrolment.
     if r.chance(0.9) {
-        let bmi =
-            (29.5 + 6.5 * normal(&mut r) + if diabetic { 3.0 } else { 0.0 }).clamp(14.0, 70.0);
-        let sbp = if hypertensive { 142.0 } else { 121.0 } + 14.0 * normal(&mut r);
+        let bmi = (29.5 + 6.5 * r.normal() + if diabetic { 3.0 } else { 0.0 }).clamp(14.0, 70.0);
+        let sbp = if hypertensive { 142.0 } else { 121.0 } + 14.0 * r.normal();
         for (concept, value, unit) in [
             (BMI, bmi, UNIT_KG_M2),
             (SYSTOLIC_BP, sbp.round(), UNIT_MMHG),
@@ -374,9 +367,7 @@ pub fn generate_person(cat: &Catalog, cfg: &EventConfig, index: u64, out: &mut C
     }
 
     // Visits.
-    let n_events = (60f64.ln() + 1.2 * normal(&mut r))
-        .exp()
-        .clamp(4.0, MAX_EVENTS);
+    let n_events = (60f64.ln() + 1.2 * r.normal()).exp().clamp(4.0, MAX_EVENTS);
     let n_visits = ((n_events / 6.0) as usize).max(1);
     let span = (end - start).max(1) as u64;
     let mut dates: Vec<i32> = (0..n_visits)
@@ -417,13 +408,13 @@ pub fn generate_person(cat: &Catalog, cfg: &EventConfig, index: u64, out: &mut C
         let dx = first_part(&mut r);
         let dx_date = visits[dx].date;
         e.condition(TYPE_2_DIABETES, &visits[dx]);
-        e.measurement_value(HBA1C, &visits[dx], 8.1 + 1.2 * normal(&mut r).abs());
+        e.measurement_value(HBA1C, &visits[dx], 8.1 + 1.2 * r.normal().abs());
         for v in &visits[dx + 1..] {
             if r.chance(0.3) {
                 e.condition(TYPE_2_DIABETES, v);
             }
             if r.chance(0.5) {
-                e.measurement_value(HBA1C, v, 7.2 + 1.0 * normal(&mut r));
+                e.measurement_value(HBA1C, v, 7.2 + 1.0 * r.normal());
             }
         }
         if r.chance(0.85) {
@@ -438,13 +429,13 @@ pub fn generate_person(cat: &Catalog, cfg: &EventConfig, index: u64, out: &mut C
         e.condition(ESSENTIAL_HYPERTENSION, &visits[dx]);
         for v in &visits[dx..] {
             if r.chance(0.6) {
-                e.measurement_value(SYSTOLIC_BP, v, (142.0 + 16.0 * normal(&mut r)).round());
+                e.measurement_value(SYSTOLIC_BP, v, (142.0 + 16.0 * r.normal()).round());
             }
         }
     } else {
         for v in &visits {
             if r.chance(0.2) {
-                e.measurement_value(SYSTOLIC_BP, v, (121.0 + 13.0 * normal(&mut r)).round());
+                e.measurement_value(SYSTOLIC_BP, v, (121.0 + 13.0 * r.normal()).round());
             }
         }
     }
@@ -465,12 +456,12 @@ pub fn generate_person(cat: &Catalog, cfg: &EventConfig, index: u64, out: &mut C
     }
     if !diabetic && r.chance(0.2) {
         let v = &visits[r.below(visits.len() as u64) as usize];
-        e.measurement_value(HBA1C, v, 5.4 + 0.4 * normal(&mut r));
+        e.measurement_value(HBA1C, v, 5.4 + 0.4 * r.normal());
     }
     if r.chance(0.4) {
         for v in &visits {
             if r.chance(0.1) {
-                e.measurement_value(LDL, v, (112.0 + 33.0 * normal(&mut r)).max(20.0));
+                e.measurement_value(LDL, v, (112.0 + 33.0 * r.normal()).max(20.0));
             }
         }
     }
@@ -512,7 +503,7 @@ pub fn generate_person(cat: &Catalog, cfg: &EventConfig, index: u64, out: &mut C
                             if r.chance(0.2) { POSITIVE } else { NEGATIVE },
                         );
                     } else {
-                        let mut x = l.mean + l.sd * normal(&mut r);
+                        let mut x = l.mean + l.sd * r.normal();
                         if r.chance(0.03) {
                             x *= 3.0;
                         }

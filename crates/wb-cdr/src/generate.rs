@@ -429,7 +429,7 @@ mod tests {
     use super::*;
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Int64Type;
-    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+    use datafusion::prelude::SessionContext;
 
     fn small(persons: u64, threads: usize, chunk: u64) -> GenerateConfig {
         GenerateConfig {
@@ -444,23 +444,6 @@ mod tests {
 
     fn gen_into(dir: &Path, cfg: &GenerateConfig) -> Manifest {
         generate(dir, cfg, &|_, _| {}, &mut |_| Ok(())).unwrap()
-    }
-
-    async fn context(dir: &Path) -> SessionContext {
-        let ctx = SessionContext::new();
-        for t in crate::schema::TABLES {
-            let path = dir.join(format!("{}.parquet", t.name));
-            if path.exists() {
-                ctx.register_parquet(
-                    t.name,
-                    path.to_str().unwrap(),
-                    ParquetReadOptions::default(),
-                )
-                .await
-                .unwrap();
-            }
-        }
-        ctx
     }
 
     async fn ints(ctx: &SessionContext, sql: &str) -> Vec<i64> {
@@ -537,8 +520,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         gen_into(&tmp.path().join("s"), &small(300, 2, 64));
         gen_into(&tmp.path().join("l"), &small(900, 2, 100));
-        let s = context(&tmp.path().join("s")).await;
-        let l = context(&tmp.path().join("l")).await;
+        let s = crate::parquet_in::sql_context(&tmp.path().join("s")).await;
+        let l = crate::parquet_in::sql_context(&tmp.path().join("l")).await;
         for t in crate::schema::TABLES
             .iter()
             .filter(|t| t.part == crate::schema::Part::Clinical)
@@ -595,7 +578,7 @@ mod tests {
                 ..small(3_000, 2, 500)
             },
         );
-        let ctx = context(&dir).await;
+        let ctx = crate::parquet_in::sql_context(&dir).await;
         let rows = |t: &str| m.tables.iter().find(|x| x.table == t).unwrap().rows as f64;
         assert_eq!(rows("person"), 3_000.0);
         let events = m.events() as f64;

@@ -19,13 +19,12 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, PrimitiveArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use roaring::{MultiOps, RoaringBitmap};
 
 use crate::CdrError;
+use crate::parquet_in::read_err;
 use crate::schema::{self, Table};
 
 /// Rollup bitmaps are stored for concepts with more occurring descendants than this.
@@ -79,57 +78,18 @@ pub struct BuildStats {
     pub seconds: f64,
 }
 
-fn read_err(path: &Path, e: impl std::fmt::Display) -> CdrError {
-    CdrError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-/// Streams the named Int64 columns of a Parquet file, `f(columns)` per batch (`None` for a
-/// null value).
+/// Streams the named Int64 columns of a Parquet file, `f(columns)` per batch.
 fn scan_ints(
     path: &Path,
     columns: &[&str],
-    mut f: impl FnMut(&[&datafusion::arrow::array::PrimitiveArray<Int64Type>]),
+    mut f: impl FnMut(&[&PrimitiveArray<Int64Type>]),
 ) -> Result<(), CdrError> {
-    let file = File::open(path).map_err(|e| read_err(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(path, e))?;
-    let schema = builder.schema().clone();
-    let mut indices = Vec::new();
-    for c in columns {
-        let i = schema
-            .index_of(c)
-            .map_err(|_| read_err(path, format!("has no column {c}")))?;
-        if schema.field(i).data_type() != &DataType::Int64 {
-            return Err(read_err(
-                path,
-                format!("column {c} is not a 64-bit integer"),
-            ));
-        }
-        indices.push(i);
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| read_err(path, e))?;
-    for batch in reader {
-        let batch = batch.map_err(|e| read_err(path, e))?;
-        // Projected columns come back in file order; find each by name.
-        let cols: Vec<_> = columns
-            .iter()
-            .map(|c| {
-                batch
-                    .column_by_name(c)
-                    .expect("projected")
-                    .as_primitive::<Int64Type>()
-            })
-            .collect();
-        f(&cols);
-    }
-    Ok(())
+    let wanted: Vec<(&str, DataType)> = columns.iter().map(|c| (*c, DataType::Int64)).collect();
+    crate::parquet_in::scan(path, &wanted, |cols| {
+        let ints: Vec<_> = cols.iter().map(|c| c.as_primitive::<Int64Type>()).collect();
+        f(&ints);
+        Ok(())
+    })
 }
 
 /// Per-concept bitmaps and event counts of one event table.

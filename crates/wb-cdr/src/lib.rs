@@ -14,6 +14,7 @@ pub mod events;
 pub mod generate;
 pub mod import;
 pub mod index;
+pub mod parquet_in;
 pub mod parquet_out;
 pub mod persons;
 pub mod rng;

@@ -58,13 +58,6 @@ impl Default for PersonConfig {
     }
 }
 
-/// A standard normal draw (Box–Muller) from two uniforms.
-fn normal(r: &mut crate::rng::Rng) -> f64 {
-    let u1 = r.unit().max(f64::MIN_POSITIVE);
-    let u2 = r.unit();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-}
-
 /// Person `index` (0-based; `person_id = index + 1`).
 pub fn person(cfg: &PersonConfig, index: u64) -> Person {
     let mut r = Stream::new(cfg.seed, "person").at(index);
@@ -91,13 +84,13 @@ pub fn person(cfg: &PersonConfig, index: u64) -> Person {
         }
     };
     let mean = if gender == MALE { 57.0 } else { 53.0 };
-    let mut age = mean + 17.0 * normal(&mut r);
+    let mut age = mean + 17.0 * r.normal();
     // Truncate by redrawing a bounded number of times, then clamp.
     for _ in 0..8 {
         if (18.0..=90.0).contains(&age) {
             break;
         }
-        age = mean + 17.0 * normal(&mut r);
+        age = mean + 17.0 * r.normal();
     }
     let age = age.clamp(18.0, 90.0).floor() as u32;
     let month = 1 + r.below(12) as u32;

@@ -8,12 +8,10 @@
 //! [`reference_sql`], which the tests run in DataFusion over the same files.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::CdrError;
 use crate::index::Index;
@@ -77,51 +75,27 @@ pub struct Cdr {
     children: HashMap<i64, Vec<i64>>,
 }
 
-fn read_err(path: &Path, e: impl std::fmt::Display) -> CdrError {
-    CdrError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
-/// Reads whole columns (as Arrow arrays, text cast to `Utf8`) of a Parquet file.
-fn read_columns(path: &Path, columns: &[&str]) -> Result<Vec<Vec<ArrayRef>>, CdrError> {
-    let file = File::open(path).map_err(|e| read_err(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(path, e))?;
-    let schema = builder.schema().clone();
-    let mut indices = Vec::new();
-    for c in columns {
-        indices.push(
-            schema
-                .index_of(c)
-                .map_err(|_| read_err(path, format!("has no column {c}")))?,
-        );
-    }
-    let mask = datafusion::parquet::arrow::ProjectionMask::roots(
-        builder.parquet_schema(),
-        indices.iter().copied(),
-    );
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| read_err(path, e))?;
+/// Reads whole columns of a Parquet file, batch by batch: `(name, is text)`; text comes as
+/// `Utf8`, the rest as `Int64`.
+fn read_columns(path: &Path, columns: &[(&str, bool)]) -> Result<Vec<Vec<ArrayRef>>, CdrError> {
+    let wanted: Vec<(&str, DataType)> = columns
+        .iter()
+        .map(|(c, text)| {
+            (
+                *c,
+                if *text {
+                    DataType::Utf8
+                } else {
+                    DataType::Int64
+                },
+            )
+        })
+        .collect();
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| read_err(path, e))?;
-        let mut cols = Vec::new();
-        for c in columns {
-            let a = batch.column_by_name(c).expect("projected");
-            let a = if matches!(a.data_type(), DataType::Utf8View | DataType::LargeUtf8) {
-                datafusion::arrow::compute::cast(a, &DataType::Utf8)
-                    .map_err(|e| read_err(path, e))?
-            } else {
-                a.clone()
-            };
-            cols.push(a);
-        }
-        out.push(cols);
-    }
+    crate::parquet_in::scan(path, &wanted, |cols| {
+        out.push(cols.to_vec());
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -148,13 +122,13 @@ impl Cdr {
         for cols in read_columns(
             &concept_path,
             &[
-                "concept_id",
-                "concept_name",
-                "domain_id",
-                "vocabulary_id",
-                "concept_class_id",
-                "standard_concept",
-                "concept_code",
+                ("concept_id", false),
+                ("concept_name", true),
+                ("domain_id", true),
+                ("vocabulary_id", true),
+                ("concept_class_id", true),
+                ("standard_concept", true),
+                ("concept_code", true),
             ],
         )? {
             for row in 0..cols[0].len() {
@@ -178,7 +152,10 @@ impl Cdr {
         }
         let synonym_path = dir.join("concept_synonym.parquet");
         if synonym_path.exists() {
-            for cols in read_columns(&synonym_path, &["concept_id", "concept_synonym_name"])? {
+            for cols in read_columns(
+                &synonym_path,
+                &[("concept_id", false), ("concept_synonym_name", true)],
+            )? {
                 for row in 0..cols[0].len() {
                     if let Some(i) = by_id.get(&int(&cols[0], row)) {
                         entries[*i]
@@ -193,9 +170,9 @@ impl Cdr {
         for cols in read_columns(
             &dir.join("concept_ancestor.parquet"),
             &[
-                "ancestor_concept_id",
-                "descendant_concept_id",
-                "min_levels_of_separation",
+                ("ancestor_concept_id", false),
+                ("descendant_concept_id", false),
+                ("min_levels_of_separation", false),
             ],
         )? {
             for row in 0..cols[0].len() {
@@ -414,7 +391,7 @@ pub fn reference_sql(q: &Query) -> String {
 mod tests {
     use super::*;
     use crate::generate::{GenerateConfig, generate};
-    use datafusion::prelude::{ParquetReadOptions, SessionContext};
+    use datafusion::prelude::SessionContext;
 
     fn small_cdr(dir: &Path) {
         generate(
@@ -431,23 +408,6 @@ mod tests {
             &mut |staging| Index::build_and_save(staging).map(|_| ()),
         )
         .unwrap();
-    }
-
-    async fn context(dir: &Path) -> SessionContext {
-        let ctx = SessionContext::new();
-        for t in crate::schema::TABLES {
-            let path = dir.join(format!("{}.parquet", t.name));
-            if path.exists() {
-                ctx.register_parquet(
-                    t.name,
-                    path.to_str().unwrap(),
-                    ParquetReadOptions::default(),
-                )
-                .await
-                .unwrap();
-            }
-        }
-        ctx
     }
 
     async fn rows(ctx: &SessionContext, sql: &str) -> Vec<(i64, i64)> {
@@ -479,7 +439,7 @@ mod tests {
         assert_eq!(rebuilt, loaded, "save/load round trip");
         assert_eq!(stats.persons, 2_000);
         assert!(stats.materialised > 0);
-        let ctx = context(&dir).await;
+        let ctx = crate::parquet_in::sql_context(&dir).await;
 
         // Every concept's rollup count, against SQL.
         let counts = format!("{} SELECT concept_id, n FROM counts", counts_sql());

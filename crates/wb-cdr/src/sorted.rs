@@ -10,13 +10,10 @@
 //! [`Index`]: crate::index::Index
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::Path;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::CdrError;
 use crate::generate::{ManifestTable, ParquetSink};
@@ -70,64 +67,30 @@ struct Row {
     value: Option<f64>,
 }
 
-fn read_err(path: &Path, e: impl std::fmt::Display) -> CdrError {
-    CdrError::Read {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// Calls `f` with every event row of `table` (and its survey answer, if any).
 fn scan(dir: &Path, table: &Table, mut f: impl FnMut(Row)) -> Result<(), CdrError> {
     let path = dir.join(format!("{}.parquet", table.name));
     if !path.exists() {
         return Ok(());
     }
-    let concept = table.event_concept.expect("event table");
-    let date = table.event_date.expect("event table");
     let value = table.column("value_as_number").map(|c| c.name);
-    let file = File::open(&path).map_err(|e| read_err(&path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(&path, e))?;
-    let wanted: Vec<&str> = ["person_id", concept, date]
-        .into_iter()
-        .chain(value)
-        .chain(table.value_concept)
-        .collect();
-    let schema = builder.schema().clone();
-    let mut indices = Vec::new();
-    for c in &wanted {
-        indices.push(
-            schema
-                .index_of(c)
-                .map_err(|_| read_err(&path, format!("has no column {c}")))?,
-        );
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(64 * 1024)
-        .build()
-        .map_err(|e| read_err(&path, e))?;
-    for batch in reader {
-        let batch = batch.map_err(|e| read_err(&path, e))?;
-        let col = |name: &str| batch.column_by_name(name).expect("projected").clone();
-        let persons = col("person_id");
-        let concepts = col(concept);
-        let dates = col(date);
-        if persons.data_type() != &DataType::Int64
-            || concepts.data_type() != &DataType::Int64
-            || dates.data_type() != &DataType::Date32
-        {
-            return Err(read_err(&path, "columns do not have the CDR's types"));
-        }
-        let persons = persons.as_primitive::<Int64Type>();
-        let concepts = concepts.as_primitive::<Int64Type>();
-        let dates = dates.as_primitive::<Date32Type>();
-        let values = value.map(col);
-        let values = values.as_ref().map(|v| v.as_primitive::<Float64Type>());
-        let answers = table.value_concept.map(col);
-        let answers = answers.as_ref().map(|v| v.as_primitive::<Int64Type>());
-        for i in 0..batch.num_rows() {
+    let mut wanted = vec![
+        ("person_id", DataType::Int64),
+        (table.event_concept.expect("event table"), DataType::Int64),
+        (table.event_date.expect("event table"), DataType::Date32),
+    ];
+    wanted.extend(value.map(|v| (v, DataType::Float64)));
+    wanted.extend(table.value_concept.map(|v| (v, DataType::Int64)));
+    crate::parquet_in::scan(&path, &wanted, |cols| {
+        let persons = cols[0].as_primitive::<Int64Type>();
+        let concepts = cols[1].as_primitive::<Int64Type>();
+        let dates = cols[2].as_primitive::<Date32Type>();
+        let mut rest = cols[3..].iter();
+        let values = value
+            .and_then(|_| rest.next())
+            .map(|v| v.as_primitive::<Float64Type>());
+        let answers = rest.next().map(|v| v.as_primitive::<Int64Type>());
+        for i in 0..persons.len() {
             let (person, date) = (persons.value(i), dates.value(i));
             let c = concepts.value(i);
             if c != 0 {
@@ -150,8 +113,8 @@ fn scan(dir: &Path, table: &Table, mut f: impl FnMut(Row)) -> Result<(), CdrErro
                 });
             }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Writes `out_dir/events_by_concept.parquet` from the CDR in `dir`; returns each concept's
