@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::events::{Catalog, Clinical, EventConfig, generate_person};
 use crate::parquet_out::{CdrError, write_vocabulary};
 use crate::persons::PersonConfig;
+use crate::staging::Staging;
 use crate::vocabulary::{self, VocabularyConfig};
 
 /// What `wb cdr generate` makes.
@@ -246,59 +247,6 @@ fn encode(table: &str, e: impl std::fmt::Display) -> CdrError {
     }
 }
 
-/// A staging directory next to `out`, removed on drop unless published.
-pub struct Staging {
-    path: PathBuf,
-    out: PathBuf,
-    published: bool,
-}
-
-impl Staging {
-    /// Fails if `out` exists already.
-    pub fn new(out: &Path, purpose: &str) -> Result<Self, CdrError> {
-        if out.exists() {
-            return Err(CdrError::Exists(out.display().to_string()));
-        }
-        let name = out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "cdr".into());
-        let path = out.with_file_name(format!(".{name}.{purpose}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).map_err(|source| CdrError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Ok(Self {
-            path,
-            out: out.to_owned(),
-            published: false,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames the staging directory to `out` (atomic on one file system).
-    pub fn publish(mut self) -> Result<PathBuf, CdrError> {
-        std::fs::rename(&self.path, &self.out).map_err(|source| CdrError::Io {
-            path: self.out.display().to_string(),
-            source,
-        })?;
-        self.published = true;
-        Ok(self.out.clone())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.published {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// Generates the clinical tables for persons `0..cfg.persons` into `dir` (which exists).
 /// `progress(done, total)` is called from the writing thread after each chunk.
 pub fn write_clinical(
@@ -394,7 +342,10 @@ pub fn generate(
     progress: &(dyn Fn(u64, u64) + Sync),
     before_publish: &mut dyn FnMut(&Path) -> Result<(), CdrError>,
 ) -> Result<Manifest, CdrError> {
-    let staging = Staging::new(out, "generating")?;
+    if out.symlink_metadata().is_ok() {
+        return Err(CdrError::Exists(out.display().to_string()));
+    }
+    let staging = Staging::create(out, "generating")?;
     let vocab = vocabulary::generate(&VocabularyConfig {
         seed: cfg.seed,
         concepts_per_domain: cfg.concepts_per_domain,
@@ -420,7 +371,7 @@ pub fn generate(
     };
     manifest.write(staging.path())?;
     before_publish(staging.path())?;
-    staging.publish()?;
+    staging.publish(out, false)?;
     Ok(manifest)
 }
 
@@ -482,12 +433,10 @@ mod tests {
         let hash =
             |m: &Manifest, t: &str| m.tables.iter().find(|x| x.table == t).unwrap().hash.clone();
         assert_ne!(hash(&a, "measurement"), hash(&other, "measurement"));
-        assert!(
-            !tmp.path().read_dir().unwrap().any(|e| e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with('.'))
+        assert_eq!(
+            tmp.path().read_dir().unwrap().count(),
+            3,
+            "no staging directory is left next to a, b and c"
         );
         assert_eq!(Manifest::read(&tmp.path().join("a")).unwrap(), a);
     }

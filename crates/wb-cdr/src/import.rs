@@ -40,6 +40,7 @@ use serde::Serialize;
 use crate::dates;
 use crate::generate::{Manifest, ManifestTable, ParquetSink};
 use crate::schema::{self, Column, Kind, Role, Table};
+use crate::staging::{Staging, StagingError};
 
 /// How [`import`] validates and publishes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,15 @@ pub enum ImportError {
     Publish(String),
 }
 
+impl From<StagingError> for ImportError {
+    fn from(e: StagingError) -> Self {
+        match e {
+            StagingError::Exists(path) => ImportError::Exists(path),
+            StagingError::Io { path, source } => ImportError::Io { path, source },
+        }
+    }
+}
+
 /// What [`import`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
@@ -172,7 +182,7 @@ pub fn import(
 
     // Pass 2: every table, checked and (while nothing is wrong) streamed into staging.
     let staging = if problems.is_empty() {
-        Some(Staging::create(out)?)
+        Some(Staging::create(out, "importing")?)
     } else {
         None
     };
@@ -271,78 +281,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
         path: path.to_owned(),
         source,
     }
-}
-
-/// A directory next to `out` that becomes `out` when published and is removed otherwise.
-struct Staging {
-    path: PathBuf,
-    published: bool,
-}
-
-impl Staging {
-    fn create(out: &Path) -> Result<Self, ImportError> {
-        let path = sibling(out, "importing")?;
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).map_err(io_err(&path))?;
-        Ok(Self {
-            path,
-            published: false,
-        })
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames the staging directory to `out`; an existing `out` is moved aside first (only
-    /// with `replace`) and removed once the new one is in place.
-    fn publish(mut self, out: &Path, replace: bool) -> Result<(), ImportError> {
-        if out.symlink_metadata().is_ok() {
-            if !replace {
-                return Err(ImportError::Exists(out.to_owned()));
-            }
-            let trash = sibling(out, "replaced")?;
-            let _ = std::fs::remove_dir_all(&trash);
-            std::fs::rename(out, &trash).map_err(io_err(out))?;
-            if let Err(source) = std::fs::rename(&self.path, out) {
-                let _ = std::fs::rename(&trash, out);
-                return Err(ImportError::Io {
-                    path: out.to_owned(),
-                    source,
-                });
-            }
-            self.published = true;
-            if trash.is_dir() {
-                let _ = std::fs::remove_dir_all(&trash);
-            } else {
-                let _ = std::fs::remove_file(&trash);
-            }
-        } else {
-            std::fs::rename(&self.path, out).map_err(io_err(out))?;
-            self.published = true;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        if !self.published {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
-/// `{out}.{purpose}-{pid}`, next to `out` (so renaming it to `out` is atomic).
-fn sibling(out: &Path, purpose: &str) -> Result<PathBuf, ImportError> {
-    let Some(name) = out.file_name() else {
-        return Err(write_err(out, "not a directory name"));
-    };
-    Ok(out.with_file_name(format!(
-        "{}.{purpose}-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    )))
 }
 
 /// Problems found in one file: the first `cap` are kept, the rest counted.

@@ -22,6 +22,7 @@ pub mod rows;
 pub mod schema;
 pub mod search;
 pub mod sorted;
+pub mod staging;
 pub mod vocabulary;
 
 pub use parquet_out::CdrError;

@@ -22,12 +22,24 @@ pub enum CdrError {
     },
     #[error("cannot encode {table}: {message}")]
     Encode { table: String, message: String },
-    #[error("{0} exists already")]
+    #[error("{0} exists already: choose another directory or remove it")]
     Exists(String),
     #[error("cannot read {path}: {message}")]
     Read { path: String, message: String },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<crate::staging::StagingError> for CdrError {
+    fn from(e: crate::staging::StagingError) -> Self {
+        match e {
+            crate::staging::StagingError::Exists(p) => CdrError::Exists(p.display().to_string()),
+            crate::staging::StagingError::Io { path, source } => CdrError::Io {
+                path: path.display().to_string(),
+                source,
+            },
+        }
+    }
 }
 
 /// One table written: its file, row count and a hash of its bytes.
