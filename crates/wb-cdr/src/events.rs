@@ -154,17 +154,6 @@ impl Clinical {
             &mut self.death,
         ]
     }
-
-    /// Rows of the event tables (everything but person, observation_period and death).
-    pub fn event_rows(&self) -> usize {
-        self.visit_occurrence.len()
-            + self.condition_occurrence.len()
-            + self.drug_exposure.len()
-            + self.procedure_occurrence.len()
-            + self.measurement.len()
-            + self.observation.len()
-            + self.device_exposure.len()
-    }
 }
 
 fn weighted(r: &mut Rng, weights: &[f64]) -> usize {

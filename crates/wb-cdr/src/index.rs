@@ -452,11 +452,6 @@ impl Index {
             )
             .union()
     }
-
-    /// The `person_id` of a dense person index.
-    pub fn person_id(&self, bit: u32) -> Option<i64> {
-        self.person_ids.get(bit as usize).copied()
-    }
 }
 
 fn write_u64(w: &mut impl Write, v: u64) -> std::io::Result<()> {

@@ -48,6 +48,9 @@ pub struct Hit {
     pub matched: Matched,
 }
 
+/// Result order: exact code matches first, then most participants, then concept id.
+type RankKey = (bool, std::cmp::Reverse<u64>, i64);
+
 /// A search request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -219,7 +222,8 @@ impl Cdr {
             return Vec::new();
         }
         let all_in = |s: &str| tokens.iter().all(|t| s.contains(t));
-        let mut hits: Vec<(usize, Matched)> = Vec::new();
+        // (rank key, entry, how it matched); the key is computed once per hit.
+        let mut hits: Vec<(RankKey, usize, Matched)> = Vec::new();
         for (i, e) in self.entries.iter().enumerate() {
             let c = &e.concept;
             if q.standard_only && c.standard != "S" {
@@ -244,23 +248,21 @@ impl Cdr {
             } else {
                 continue;
             };
-            hits.push((i, matched));
-        }
-        let key = |(i, m): &(usize, Matched)| {
-            let id = self.entries[*i].concept.concept_id;
-            (
-                *m != Matched::Code,
+            let id = c.concept_id;
+            let key = (
+                matched != Matched::Code,
                 std::cmp::Reverse(self.index.rollup_count(id)),
                 id,
-            )
-        };
+            );
+            hits.push((key, i, matched));
+        }
         let limit = if q.limit == 0 { 50 } else { q.limit };
         if hits.len() > limit {
-            hits.select_nth_unstable_by_key(limit, key);
+            hits.select_nth_unstable_by_key(limit, |h| h.0);
             hits.truncate(limit);
         }
-        hits.sort_unstable_by_key(key);
-        hits.into_iter().map(|(i, m)| self.hit(i, m)).collect()
+        hits.sort_unstable_by_key(|h| h.0);
+        hits.into_iter().map(|(_, i, m)| self.hit(i, m)).collect()
     }
 
     fn neighbours(&self, ids: Option<&Vec<i64>>) -> Vec<Hit> {

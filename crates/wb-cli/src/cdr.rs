@@ -262,16 +262,13 @@ pub fn generate(args: GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-fn dir_size(dir: &Path) -> u64 {
-    walk(dir)
-}
-
-fn walk(p: &Path) -> u64 {
+/// Bytes of the files under `p`.
+fn dir_size(p: &Path) -> u64 {
     std::fs::read_dir(p)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| match e.metadata() {
-                    Ok(m) if m.is_dir() => walk(&e.path()),
+                    Ok(m) if m.is_dir() => dir_size(&e.path()),
                     Ok(m) => m.len(),
                     Err(_) => 0,
                 })
