@@ -421,6 +421,45 @@ mod tests {
         assert!(!raw.contains("quoted-printable"), "{raw}");
     }
 
+    /// What lettre itself does with a subject: a word holding CR, LF or NUL
+    /// (or any non-ASCII character) is RFC 2047-encoded, so it cannot start
+    /// a header of its own. Other control characters (ESC, vertical tab, ...)
+    /// pass through raw, which is why `messages` cleans every value first.
+    #[test]
+    fn lettre_encodes_line_breaks_in_the_subject() {
+        let (mailer, _) = Mailer::memory("no-reply@workbench.example.org");
+        let mut e = email("ada@example.org");
+        e.subject = "Eve\r\nBcc: eve@example.org\nX-Injected: 1\x1b[31m".into();
+        let raw = String::from_utf8(mailer.build_message(&e).unwrap().formatted()).unwrap();
+        let head = raw.split("\r\n\r\n").next().unwrap();
+        for line in head.split("\r\n") {
+            assert!(!line.starts_with("Bcc:"), "{head}");
+            assert!(!line.starts_with("X-Injected:"), "{head}");
+        }
+        assert!(
+            !head.contains("\nBcc:") && !head.contains("\rBcc:"),
+            "{head}"
+        );
+        assert!(head.contains("Subject: =?utf-8?b?"), "{head}");
+        assert!(
+            head.contains("1\x1b[31m"),
+            "ESC is passed through raw: {head}"
+        );
+        let parsed = mailparse::parse_mail(raw.as_bytes()).unwrap();
+        assert_eq!(
+            parsed
+                .headers
+                .iter()
+                .filter(|h| h.get_key() == "Bcc")
+                .count(),
+            0
+        );
+        // Decoded, the subject still holds the line breaks and the escape.
+        let subject =
+            mailparse::MailHeaderMap::get_first_value(parsed.headers.as_slice(), "Subject");
+        assert_eq!(subject.as_deref(), Some(e.subject.as_str()));
+    }
+
     #[tokio::test]
     async fn header_injection_in_recipient_is_rejected() {
         let (mailer, outbox) = Mailer::memory("no-reply@workbench.example.org");
