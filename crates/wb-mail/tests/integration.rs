@@ -76,6 +76,7 @@ async fn memory_outbox_records_messages() {
             username: "grace.h@researchworkbench.example",
             reset_url: "https://workbench.example.org/reset/abc",
             valid_minutes: 60,
+            support_email: "support@workbench.example.org",
         },
     );
     mailer.send(&first).await.unwrap();
