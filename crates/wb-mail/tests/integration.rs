@@ -223,6 +223,163 @@ async fn html_escapes_given_name_end_to_end() {
     );
 }
 
+const SUPPORT: &str = "support@workbench.example.org";
+const SIGN_OFF: &str = "The Researcher Workbench team";
+
+/// Sends `email` through a file transport into a fresh folder and returns
+/// the raw message and its decoded subject, text and HTML.
+async fn send_to_file(email: &OutgoingEmail) -> (String, String, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mailer = Mailer::new(
+        &MailTransportConfig::File {
+            dir: tmp.path().to_path_buf(),
+        },
+        FROM,
+    )
+    .unwrap();
+    mailer.send(email).await.unwrap();
+    let files = eml_files(tmp.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let raw = std::fs::read(&files[0]).unwrap();
+    let parsed = mailparse::parse_mail(&raw).unwrap();
+    let subject = parsed.headers.get_first_value("Subject").expect("subject");
+    let (text, html) = text_and_html(&parsed);
+    (String::from_utf8(raw).unwrap(), subject, text, html)
+}
+
+fn shared_by(sharer_name: &str) -> OutgoingEmail {
+    messages::workspace_shared(
+        "grace@example.org",
+        &messages::WorkspaceShared {
+            given_name: "Grace",
+            sharer_name,
+            workspace_name: "Diabetes cohort",
+            role: "Reader",
+            workspace_url: "https://workbench.example.org/workspaces/ws-1",
+            support_email: SUPPORT,
+        },
+    )
+}
+
+#[tokio::test]
+async fn name_with_line_breaks_adds_no_header_end_to_end() {
+    let email = shared_by("Morgan Lee\r\nBcc: eve@example.org\r\nX-Injected: 1");
+    let (raw, subject, text, _) = send_to_file(&email).await;
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    for line in head.split("\r\n") {
+        assert!(!line.starts_with("Bcc:"), "{head}");
+        assert!(!line.starts_with("X-Injected:"), "{head}");
+    }
+    assert!(!raw.contains("\r\nBcc:"), "{raw}");
+    assert!(!raw.contains("\r\nX-Injected:"), "{raw}");
+    assert_eq!(
+        subject,
+        "Morgan Lee Bcc: eve@example.org X-Injected: 1 shared a workspace with you"
+    );
+    assert!(
+        text.contains("Morgan Lee Bcc: eve@example.org X-Injected: 1 shared a workspace"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn utf8_names_survive_end_to_end() {
+    let email = shared_by("Zoë Ñúñez 李");
+    let (raw, subject, text, html) = send_to_file(&email).await;
+    // lettre encodes what is not ASCII: the message itself stays ASCII.
+    assert!(raw.is_ascii());
+    assert!(raw.contains("charset=utf-8"), "{raw}");
+    assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+    assert_eq!(subject, "Zoë Ñúñez 李 shared a workspace with you");
+    assert!(text.contains("Zoë Ñúñez 李 shared a workspace"), "{text}");
+    assert!(html.contains("<strong>Zoë Ñúñez 李</strong>"), "{html}");
+}
+
+#[tokio::test]
+async fn new_emails_go_out_with_sign_off_and_support_line() {
+    let when = "Nov 28, 2026 14:05 UTC";
+    let requirements = "https://workbench.example.org/data-access-requirements";
+    let emails = [
+        shared_by("Morgan Lee"),
+        messages::two_step_enabled(
+            "ada@example.org",
+            &messages::TwoStepEnabled {
+                given_name: "Ada",
+                username: "ada.l@researchworkbench.example",
+                when,
+                support_email: SUPPORT,
+            },
+        ),
+        messages::two_step_changed(
+            "ada@example.org",
+            &messages::TwoStepChanged {
+                given_name: "Ada",
+                username: "ada.l@researchworkbench.example",
+                change: messages::TwoStepChange::RecoveryCodes,
+                when,
+                support_email: SUPPORT,
+            },
+        ),
+        messages::access_expiry_reminder(
+            "ada@example.org",
+            &messages::AccessExpiryReminder {
+                given_name: "Ada",
+                tier: "Controlled Tier",
+                expires_on: "Dec 5, 2026",
+                requirements_url: requirements,
+                renew: &["Controlled Tier training"],
+                support_email: SUPPORT,
+            },
+        ),
+        messages::identity_verification_requested(
+            "admins@workbench.example.org",
+            &messages::IdentityVerificationRequested {
+                full_name: "Ada Lovelace",
+                username: "ada.l",
+                institution: "Northfield University",
+                contact_email: "ada@northfield.example",
+                when,
+                support_email: SUPPORT,
+            },
+        ),
+        messages::identity_verification_request_received(
+            "ada@example.org",
+            &messages::IdentityVerificationRequestReceived {
+                given_name: "Ada",
+                requirements_url: requirements,
+                support_email: SUPPORT,
+            },
+        ),
+        messages::profile_updated(
+            "ada@example.org",
+            &messages::ProfileUpdated {
+                given_name: "Ada",
+                username: "ada.l@researchworkbench.example",
+                when,
+                sections: &["Contact information"],
+                profile_url: "https://workbench.example.org/profile",
+                support_email: SUPPORT,
+            },
+        ),
+    ];
+    for email in &emails {
+        let (raw, subject, text, html) = send_to_file(email).await;
+        assert_eq!(subject, email.subject);
+        assert!(!raw.contains("quoted-printable") && !raw.contains("base64"));
+        let text = text.replace("\r\n", "\n");
+        assert!(text.starts_with("Hello"), "{text}");
+        assert!(
+            text.ends_with(&format!("{SIGN_OFF}\n\nQuestions? Write to {SUPPORT}.\n")),
+            "{subject}:\n{text}"
+        );
+        assert!(html.contains(&format!("<p>{SIGN_OFF}</p>")), "{html}");
+        assert!(
+            html.contains(&format!("<a href=\"mailto:{SUPPORT}\">")),
+            "{html}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn smtp_unreachable_server_is_send_error() {
     // Take a free loopback port and close it again, so nothing listens there.
