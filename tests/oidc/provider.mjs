@@ -1,10 +1,14 @@
 // A real OpenID Connect provider (panva/oidc-provider) on loopback, for the workbench's
 // identity-verification tests. Test-only: in-memory state, devInteractions (any login name with
-// any password signs in as that account id), keys generated at start.
+// any password signs in as that account id), a signing key generated at start.
 //
-//   node tests/oidc/provider.mjs --port N
+//   node tests/oidc/provider.mjs --port N [--kid ID]
 //
 // Issuer http://127.0.0.1:N; prints `listening http://127.0.0.1:N` once it accepts connections.
+// `--kid ID` publishes (and signs with) the fresh key under that key id instead of a random one,
+// so a restart on the same port can replace the key under the same id. `GET /_test/requests`
+// answers how many requests each path has had since start (JSON), so tests can see how often a
+// relying party fetched discovery and keys.
 // See README.md beside this file for the request sequence an HTTP client drives.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -13,19 +17,37 @@ import Provider from 'oidc-provider';
 
 const HOST = '127.0.0.1';
 
-const { values: args } = parseArgs({
-  options: { port: { type: 'string' } },
-  strict: true,
-});
+const usage = (why) => {
+  process.stderr.write(`${why}\nusage: node tests/oidc/provider.mjs --port N [--kid ID]\n`);
+  process.exit(2);
+};
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: { port: { type: 'string' }, kid: { type: 'string' } },
+    strict: true,
+  }));
+} catch (err) {
+  usage(err.message);
+}
 const port = Number.parseInt(args.port ?? '', 10);
 if (!Number.isInteger(port) || port < 1 || port > 65535 || String(port) !== args.port) {
-  process.stderr.write('usage: node tests/oidc/provider.mjs --port N\n');
-  process.exit(2);
+  usage(`--port must be a port number 1-65535 (got ${JSON.stringify(args.port ?? null)})`);
+}
+if (args.kid !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(args.kid)) {
+  usage(`--kid must be 1-64 characters of A-Z a-z 0-9 . _ - (got ${JSON.stringify(args.kid)})`);
 }
 const issuer = `http://${HOST}:${port}`;
 
-// The acr a login gets: "ial1" for logins starting with "low-", "ial2" for any other.
-const acrFor = (login) => (String(login).startsWith('low-') ? 'ial1' : 'ial2');
+// The acr a login gets honours the request's `acr_values` (space-separated, in order of
+// preference), as Login.gov does: the first requested level this person can reach, else "ial1"
+// (also when nothing is requested). Logins starting with "low-" can reach "ial1" only, so a
+// request for "ial2" still yields "ial1" for them (the relying party must check the ID token).
+const acrFor = (login, acrValues) => {
+  const reachable = String(login).startsWith('low-') ? ['ial1'] : ['ial1', 'ial2'];
+  const requested = String(acrValues ?? '').split(' ').filter(Boolean);
+  return requested.find((acr) => reachable.includes(acr)) ?? 'ial1';
+};
 const emailFor = (login) => (String(login).includes('@') ? String(login) : `${login}@example.com`);
 
 // Both clients are native (RFC 8252 section 7.3): oidc-provider then accepts a redirect_uri that
@@ -45,7 +67,7 @@ const client = (clientId, secret) => ({
 // A fresh RS256 signing key for every run (not oidc-provider's fixed development key).
 const signingKey = {
   ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }),
-  kid: `test-${randomBytes(6).toString('hex')}`,
+  kid: args.kid ?? `test-${randomBytes(6).toString('hex')}`,
   alg: 'RS256',
   use: 'sig',
 };
@@ -86,15 +108,28 @@ const configuration = {
 const provider = new Provider(issuer, configuration);
 
 // devInteractions finish the login prompt with { login: { accountId } } only; stamp the acr of
-// that login on the session here, so the ID token's `acr` (which oidc-provider takes from the
-// session, not from the account's claims) follows the login name.
+// that login (and of the authorization request's acr_values) on the session here, so the ID
+// token's `acr` (which oidc-provider takes from the session, not from the account's claims)
+// follows them.
 const interactionFinished = provider.interactionFinished.bind(provider);
-provider.interactionFinished = (req, res, result, options) => {
+provider.interactionFinished = async (req, res, result, options) => {
   if (result?.login?.accountId !== undefined && result.login.acr === undefined) {
-    result.login.acr = acrFor(result.login.accountId);
+    const { params } = await provider.interactionDetails(req, res);
+    result.login.acr = acrFor(result.login.accountId, params.acr_values);
   }
   return interactionFinished(req, res, result, options);
 };
+
+// Requests per path since start, at GET /_test/requests (not counted itself).
+const requestsByPath = {};
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/_test/requests') {
+    ctx.body = requestsByPath;
+    return;
+  }
+  requestsByPath[ctx.path] = (requestsByPath[ctx.path] ?? 0) + 1;
+  await next();
+});
 
 provider.on('server_error', (ctx, err) => {
   process.stderr.write(`server_error ${ctx.method} ${ctx.path}: ${err?.stack ?? err}\n`);

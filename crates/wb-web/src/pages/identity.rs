@@ -97,7 +97,7 @@ pub async fn start(
     let (url, login) = match provider.start(&callback_url(&state)).await {
         Ok(x) => x,
         Err(e) => {
-            tracing::error!(error = %e, provider = %key, "identity provider unavailable");
+            tracing::error!(error = %e, detail = e.detail().unwrap_or_default(), provider = %key, "identity provider unavailable");
             let msg = format!(
                 "{} cannot be reached right now. Nothing was changed; try again in a few minutes.",
                 provider.config.name
@@ -210,7 +210,7 @@ pub async fn callback(
     {
         Ok(i) => i,
         Err(e) => {
-            tracing::warn!(error = %e, provider = %provider.config.key, user = s.user.id, "identity verification refused");
+            tracing::warn!(error = %e, detail = e.detail().unwrap_or_default(), provider = %provider.config.key, user = s.user.id, "identity verification refused");
             return fail(
                 &state,
                 &s,
