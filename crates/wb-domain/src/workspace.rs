@@ -214,6 +214,63 @@ pub fn check_role_change(
     Ok(())
 }
 
+/// One change of a collaborator's role that a "Save" of the share dialog makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberChange {
+    pub user_id: i64,
+    /// `None`: not a collaborator before (an addition).
+    pub before: Option<WorkspaceRole>,
+    /// `None`: removed.
+    pub after: Option<WorkspaceRole>,
+}
+
+/// Plans a whole "Save" against the collaborators as they are now: the requested roles
+/// (`None` removes), applied as one step. Requests that change nothing are dropped; requests
+/// that make someone an owner are applied first, so "make Morgan an owner and make me a
+/// writer" works in either order. If any request is refused, the whole Save is refused with
+/// every reason, by user id.
+pub fn plan_member_changes(
+    members: &[(i64, WorkspaceRole)],
+    actor: i64,
+    requested: &[(i64, Option<WorkspaceRole>)],
+) -> Result<Vec<MemberChange>, Vec<(i64, RoleChangeError)>> {
+    let mut current: Vec<(i64, WorkspaceRole)> = members.to_vec();
+    let mut ordered: Vec<(i64, Option<WorkspaceRole>)> = Vec::new();
+    for (id, role) in requested {
+        // The last request for a person wins.
+        ordered.retain(|(i, _)| i != id);
+        ordered.push((*id, *role));
+    }
+    ordered.sort_by_key(|(_, r)| *r != Some(WorkspaceRole::Owner));
+    let mut changes = Vec::new();
+    let mut refused = Vec::new();
+    for (id, role) in ordered {
+        let before = current.iter().find(|(m, _)| *m == id).map(|(_, r)| *r);
+        if before == role {
+            continue;
+        }
+        match check_role_change(&current, actor, id, role) {
+            Err(e) => refused.push((id, e)),
+            Ok(()) => {
+                current.retain(|(m, _)| *m != id);
+                if let Some(r) = role {
+                    current.push((id, r));
+                }
+                changes.push(MemberChange {
+                    user_id: id,
+                    before,
+                    after: role,
+                });
+            }
+        }
+    }
+    if refused.is_empty() {
+        Ok(changes)
+    } else {
+        Err(refused)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,7 +424,72 @@ mod tests {
         proptest::sample::select(WorkspaceAction::ALL)
     }
 
+    #[test]
+    fn a_save_is_planned_as_one_step() {
+        let members = [(1, Owner), (2, Reader)];
+        // No-ops are dropped: nothing to do is an empty plan, not a change.
+        assert_eq!(
+            plan_member_changes(&members, 1, &[(2, Some(Reader))]),
+            Ok(vec![])
+        );
+        // Promoting someone to owner first lets the last owner step down in the same Save,
+        // whichever order the form lists them in.
+        let plan =
+            plan_member_changes(&members, 1, &[(1, Some(Writer)), (2, Some(Owner))]).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                MemberChange {
+                    user_id: 2,
+                    before: Some(Reader),
+                    after: Some(Owner)
+                },
+                MemberChange {
+                    user_id: 1,
+                    before: Some(Owner),
+                    after: Some(Writer)
+                },
+            ]
+        );
+        // Adding and removing.
+        let plan = plan_member_changes(&members, 1, &[(3, Some(Reader)), (2, None)]).unwrap();
+        assert_eq!(plan.len(), 2);
+        assert_eq!(plan[0].before, None);
+        assert_eq!(plan[1].after, None);
+        // One refusal refuses the Save, with its reason.
+        assert_eq!(
+            plan_member_changes(&members, 1, &[(3, Some(Reader)), (1, Some(Reader))]),
+            Err(vec![(1, RoleChangeError::OwnRoleAsLastOwner)])
+        );
+        assert_eq!(
+            plan_member_changes(&members, 2, &[(3, Some(Reader))]),
+            Err(vec![(3, RoleChangeError::NotOwner)])
+        );
+    }
+
     proptest! {
+        /// However a Save is composed, applying its plan keeps an owner.
+        #[test]
+        fn a_planned_save_keeps_an_owner(
+            roles in proptest::collection::vec(role(), 1..6),
+            actor in 0i64..7,
+            requests in proptest::collection::vec((0i64..8, proptest::option::of(role())), 0..6),
+        ) {
+            let mut members: Vec<(i64, WorkspaceRole)> =
+                roles.iter().enumerate().map(|(i, r)| (i as i64, *r)).collect();
+            let had_owner = members.iter().any(|(_, r)| *r == Owner);
+            if let Ok(plan) = plan_member_changes(&members, actor, &requests) {
+                for c in plan {
+                    prop_assert_ne!(c.before, c.after);
+                    members.retain(|(m, _)| *m != c.user_id);
+                    if let Some(r) = c.after {
+                        members.push((c.user_id, r));
+                    }
+                }
+                prop_assert!(!had_owner || members.iter().any(|(_, r)| *r == Owner));
+            }
+        }
+
         /// A higher role allows everything a lower one does.
         #[test]
         fn roles_are_monotone(a in role(), b in role(), act in action()) {

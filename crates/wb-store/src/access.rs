@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use wb_domain::AccessTier;
 use wb_domain::access::{AccessModule, ModuleRecord};
 
-use crate::{Result, Store, StoreError, on_unique};
+use crate::{Result, Store, StoreError};
 
 /// The stored authenticator of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,29 @@ fn attempt_from_row(r: &AnyRow) -> Result<Attempt> {
     })
 }
 
+async fn write_recovery_codes(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    hashes: &[String],
+    now: i64,
+) -> Result<()> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    for h in hashes {
+        sqlx::query(
+            "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user_id)
+        .bind(h)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Every module record of a user.
     pub async fn module_records(&self, user_id: i64) -> Result<Vec<ModuleRecord>> {
@@ -77,22 +100,15 @@ impl Store {
         module: AccessModule,
         now: i64,
     ) -> Result<()> {
-        let exists = sqlx::query("SELECT 1 FROM access_modules WHERE user_id = $1 AND module = $2")
-            .bind(user_id)
-            .bind(module.code())
-            .fetch_optional(&mut **tx)
-            .await?
-            .is_some();
-        if !exists {
-            sqlx::query(
-                "INSERT INTO access_modules (user_id, module, updated_at) VALUES ($1, $2, $3)",
-            )
-            .bind(user_id)
-            .bind(module.code())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
+        sqlx::query(
+            "INSERT INTO access_modules (user_id, module, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, module) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(module.code())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -127,7 +143,7 @@ impl Store {
         at: i64,
         version: Option<i64>,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         self.mark_completed(&mut tx, user_id, module, at, version)
             .await?;
         tx.commit().await?;
@@ -142,7 +158,7 @@ impl Store {
         bypass: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         self.ensure_module_row(&mut tx, user_id, module, now)
             .await?;
         sqlx::query(
@@ -193,78 +209,79 @@ impl Store {
         .transpose()
     }
 
-    /// Stores a new, unconfirmed authenticator, replacing an unconfirmed one. A confirmed
-    /// authenticator is never replaced here (an administrator resets it first).
-    pub async fn start_totp(&self, user_id: i64, secret_sealed: &str, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
-        let confirmed = sqlx::query(
-            "SELECT 1 FROM totp_authenticators WHERE user_id = $1 AND confirmed_at IS NOT NULL",
-        )
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        if confirmed {
-            return Err(StoreError::Refused(
-                "2-step verification is already turned on".into(),
-            ));
-        }
-        sqlx::query("DELETE FROM totp_authenticators WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO totp_authenticators (user_id, secret_sealed, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(user_id)
-        .bind(secret_sealed)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Confirms the authenticator with the first accepted step, stores the recovery codes'
-    /// hashes and completes the 2-step verification module, in one transaction.
-    pub async fn confirm_totp(
+    /// Turns 2-step verification on in one transaction: the confirmed authenticator (its
+    /// first accepted step marks that code used), the recovery codes' hashes, and the module.
+    /// Refused when an authenticator is on already (a second tab confirming too).
+    pub async fn enable_totp(
         &self,
         user_id: i64,
+        secret_sealed: &str,
         step: i64,
         recovery_hashes: &[String],
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
+        // An unconfirmed row is what earlier versions stored on opening the page.
+        sqlx::query("DELETE FROM totp_authenticators WHERE user_id = $1 AND confirmed_at IS NULL")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query(
-            "UPDATE totp_authenticators SET confirmed_at = $2, last_used_step = $3 \
-             WHERE user_id = $1 AND confirmed_at IS NULL",
+            "INSERT INTO totp_authenticators (user_id, secret_sealed, created_at, confirmed_at, \
+             last_used_step) VALUES ($1, $2, $3, $3, $4) ON CONFLICT (user_id) DO NOTHING",
         )
         .bind(user_id)
+        .bind(secret_sealed)
         .bind(now)
         .bind(step)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
             return Err(StoreError::Refused(
-                "there is no authenticator waiting for confirmation".into(),
+                "2-step verification is already turned on".into(),
             ));
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        for h in recovery_hashes {
-            sqlx::query(
-                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
-            )
-            .bind(user_id)
-            .bind(h)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_recovery_codes(&mut tx, user_id, recovery_hashes, now).await?;
         self.mark_completed(&mut tx, user_id, AccessModule::TwoFactor, now, None)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces the confirmed authenticator with a new one (its first accepted step used);
+    /// the recovery codes stay. Refused when 2-step verification is not on.
+    pub async fn replace_totp(
+        &self,
+        user_id: i64,
+        secret_sealed: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE totp_authenticators SET secret_sealed = $2, created_at = $3, \
+             confirmed_at = $3, last_used_step = $4 WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+        )
+        .bind(user_id)
+        .bind(secret_sealed)
+        .bind(now)
+        .bind(step)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(StoreError::Refused("2-step verification is not on".into()));
+        }
+        Ok(())
+    }
+
+    /// Replaces every recovery code (used or not) with new ones.
+    pub async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        recovery_hashes: &[String],
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        write_recovery_codes(&mut tx, user_id, recovery_hashes, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -309,7 +326,7 @@ impl Store {
 
     /// Removes the authenticator and recovery codes and clears the module (a lost device).
     pub async fn reset_totp(&self, user_id: i64, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         for sql in [
             "DELETE FROM totp_authenticators WHERE user_id = $1",
             "DELETE FROM recovery_codes WHERE user_id = $1",
@@ -339,32 +356,27 @@ impl Store {
         acr: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
-        let owner =
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO identity_links (provider, subject, user_id, acr, verified_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, subject) DO NOTHING",
+        )
+        .bind(provider)
+        .bind(subject)
+        .bind(user_id)
+        .bind(acr)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let owner: i64 =
             sqlx::query("SELECT user_id FROM identity_links WHERE provider = $1 AND subject = $2")
                 .bind(provider)
                 .bind(subject)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?
-                .map(|r| r.try_get::<i64, _>(0))
-                .transpose()?;
-        match owner {
-            Some(o) if o != user_id => return Err(StoreError::Conflict("identity")),
-            Some(_) => {}
-            None => {
-                sqlx::query(
-                    "INSERT INTO identity_links (provider, subject, user_id, acr, verified_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(provider)
-                .bind(subject)
-                .bind(user_id)
-                .bind(acr)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| on_unique(e, &["identity"]))?;
-            }
+                .try_get(0)?;
+        if owner != user_id {
+            return Err(StoreError::Conflict("identity"));
         }
         self.mark_completed(&mut tx, user_id, AccessModule::Identity, now, None)
             .await?;
@@ -380,28 +392,16 @@ impl Store {
         module_key: &str,
         now: i64,
     ) -> Result<()> {
-        let exists = sqlx::query(
-            "SELECT 1 FROM training_progress WHERE user_id = $1 AND course = $2 AND module_key = $3",
+        sqlx::query(
+            "INSERT INTO training_progress (user_id, course, module_key, completed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, course, module_key) DO NOTHING",
         )
         .bind(user_id)
         .bind(course)
         .bind(module_key)
-        .fetch_optional(self.pool())
-        .await?
-        .is_some();
-        if !exists {
-            sqlx::query(
-                "INSERT INTO training_progress (user_id, course, module_key, completed_at) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(user_id)
-            .bind(course)
-            .bind(module_key)
-            .bind(now)
-            .execute(self.pool())
-            .await
-            .map_err(|e| on_unique(e, &["module_key"]))?;
-        }
+        .bind(now)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -486,7 +486,7 @@ impl Store {
         initials: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO code_of_conduct_signatures (user_id, version, initials, signed_at) \
              VALUES ($1, $2, $3, $4)",
@@ -539,7 +539,8 @@ impl Store {
     ) -> Result<bool> {
         let r = sqlx::query(
             "INSERT INTO access_reminders (user_id, tier, expires_at, days_before, sent_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (user_id, tier, expires_at, days_before) DO NOTHING",
         )
         .bind(user_id)
         .bind(tier.code())
@@ -547,8 +548,8 @@ impl Store {
         .bind(days_before)
         .bind(now)
         .execute(self.pool())
-        .await;
-        crate::inserted(r)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// The tiers a user held when last computed.
@@ -566,42 +567,45 @@ impl Store {
         Ok(tiers)
     }
 
-    /// Replaces the stored tiers; returns (granted, lost) compared with before.
+    /// Replaces the stored tiers; returns (granted, lost): only the rows this call changed,
+    /// so callers running at the same moment report each change once.
     pub async fn set_user_tiers(
         &self,
         user_id: i64,
         tiers: &[AccessTier],
         now: i64,
     ) -> Result<(Vec<AccessTier>, Vec<AccessTier>)> {
-        let before = self.user_tiers(user_id).await?;
-        let granted: Vec<AccessTier> = tiers
-            .iter()
-            .filter(|t| !before.contains(t))
-            .copied()
-            .collect();
-        let lost: Vec<AccessTier> = before
-            .iter()
-            .filter(|t| !tiers.contains(t))
-            .copied()
-            .collect();
-        if granted.is_empty() && lost.is_empty() {
-            return Ok((granted, lost));
+        let mut wanted = tiers.to_vec();
+        wanted.sort();
+        if self.user_tiers(user_id).await? == wanted {
+            return Ok((Vec::new(), Vec::new()));
         }
-        let mut tx = self.pool().begin().await?;
-        for t in &lost {
-            sqlx::query("DELETE FROM user_tiers WHERE user_id = $1 AND tier = $2")
-                .bind(user_id)
-                .bind(t.code())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for t in &granted {
-            sqlx::query("INSERT INTO user_tiers (user_id, tier, granted_at) VALUES ($1, $2, $3)")
+        let mut tx = self.begin().await?;
+        let (mut granted, mut lost) = (Vec::new(), Vec::new());
+        for t in AccessTier::ALL {
+            if wanted.contains(t) {
+                let done = sqlx::query(
+                    "INSERT INTO user_tiers (user_id, tier, granted_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_id, tier) DO NOTHING",
+                )
                 .bind(user_id)
                 .bind(t.code())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                if done.rows_affected() == 1 {
+                    granted.push(*t);
+                }
+            } else {
+                let done = sqlx::query("DELETE FROM user_tiers WHERE user_id = $1 AND tier = $2")
+                    .bind(user_id)
+                    .bind(t.code())
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 1 {
+                    lost.push(*t);
+                }
+            }
         }
         tx.commit().await?;
         Ok((granted, lost))

@@ -133,7 +133,7 @@ impl Store {
         });
         let demographics = serde_json::to_string(&d.demographics)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO users (username, contact_email, contact_email_canonical, institution, \
              role, role_other, given_name, family_name, degrees, professional_url, \
@@ -338,7 +338,7 @@ impl Store {
     }
 
     pub async fn set_disabled(&self, user_id: i64, disabled: bool) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
             .bind(user_id)
             .bind(i64::from(disabled))
@@ -362,7 +362,7 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
         )
@@ -420,7 +420,7 @@ impl Store {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let used = sqlx::query(
             "UPDATE password_reset_tokens SET used_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",

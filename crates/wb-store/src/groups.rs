@@ -52,7 +52,7 @@ impl Store {
         members: &[i64],
         now: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO billing_accounts (name, owner_user_id, budget_cents, created_at) \
              VALUES ($1, $2, $3, $4) RETURNING id",
@@ -187,14 +187,15 @@ impl Store {
     /// Adds a member; `false` when they were already in the group.
     pub async fn join_training_group(&self, group_id: i64, user_id: i64, now: i64) -> Result<bool> {
         let r = sqlx::query(
-            "INSERT INTO training_group_members (group_id, user_id, joined_at) VALUES ($1, $2, $3)",
+            "INSERT INTO training_group_members (group_id, user_id, joined_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (group_id, user_id) DO NOTHING",
         )
         .bind(group_id)
         .bind(user_id)
         .bind(now)
         .execute(self.pool())
-        .await;
-        crate::inserted(r)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// The members of a group with the time they joined.

@@ -29,7 +29,7 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 impl Store {
     /// Creates the institution, or replaces every field and tier list of an existing one.
     pub async fn upsert_institution(&self, inst: &Institution, now: i64) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM institutions WHERE short_name = $1")
             .bind(&inst.short_name)
             .fetch_optional(&mut *tx)
@@ -183,7 +183,7 @@ impl Store {
 
     /// Deletes an institution that no user belongs to.
     pub async fn delete_institution(&self, short_name: &str) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let members: i64 = sqlx::query("SELECT COUNT(*) FROM users WHERE institution = $1")
             .bind(short_name)
             .fetch_one(&mut *tx)

@@ -23,9 +23,9 @@ pub use access::{Attempt, TotpRecord};
 pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
 pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
-pub use sessions::{NewSession, SessionRecord, SessionStage, ThrottleState};
+pub use sessions::{NewSession, SessionRecord, SessionStage, Try};
 pub use workspaces::{
-    CdrVersion, DirectoryRow, LedgerRow, NewLedgerEntry, NewWorkspace, WorkspaceRecord,
+    CdrVersion, DirectoryRow, LedgerRow, MemberWrite, NewLedgerEntry, NewWorkspace, WorkspaceRecord,
 };
 
 /// Errors of the persistence layer.
@@ -83,18 +83,33 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
+        if backend == Backend::Sqlite {
+            // WAL lets readers go on while one connection writes. Switching the journal mode
+            // needs an exclusive lock that a busy timeout cannot wait for, so it is done once,
+            // on one connection, before the pool opens more (the mode is kept in the file).
+            use sqlx::Connection;
+            let mut first = sqlx::AnyConnection::connect(url).await?;
+            sqlx::query("PRAGMA busy_timeout = 10000")
+                .execute(&mut first)
+                .await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&mut first)
+                .await?;
+            first.close().await?;
+        }
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA journal_mode = WAL")
+                        // Wait for the write lock instead of failing with "database is locked".
+                        sqlx::query("PRAGMA busy_timeout = 10000")
                             .execute(&mut *conn)
                             .await?;
                         sqlx::query("PRAGMA foreign_keys = ON")
                             .execute(&mut *conn)
                             .await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000")
+                        sqlx::query("PRAGMA synchronous = NORMAL")
                             .execute(&mut *conn)
                             .await?;
                     }
@@ -113,6 +128,33 @@ impl Store {
         &self.pool
     }
 
+    /// Starts a write transaction: every transaction of the store goes through here.
+    ///
+    /// On SQLite it is `BEGIN IMMEDIATE`, which takes the database's write lock up front (and
+    /// waits for it under the busy timeout): a deferred transaction that reads first and writes
+    /// later fails with "database is locked" when another connection wrote in between, and the
+    /// busy timeout cannot help it. On PostgreSQL it is a plain `BEGIN` (read committed);
+    /// invariants that span rows take [`Store::lock`] first.
+    pub async fn begin(&self) -> Result<Tx<'static>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Inside `tx`: serialises this transaction with every other one that locks the same
+    /// `key` until it ends. PostgreSQL takes a transaction-scoped advisory lock; SQLite needs
+    /// nothing more, because [`Store::begin`] already holds the one write lock.
+    pub async fn lock(&self, tx: &mut Tx<'_>, key: LockKey) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key.id())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -127,36 +169,21 @@ impl Store {
     }
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM app_meta WHERE meta_key = $1")
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO app_meta (meta_key, meta_value) VALUES ($1, $2)")
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "INSERT INTO app_meta (meta_key, meta_value) VALUES ($1, $2) \
+             ON CONFLICT (meta_key) DO UPDATE SET meta_value = excluded.meta_value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Appends an audit event. `detail` is a short JSON or text description.
     pub async fn audit(&self, event: &AuditEvent<'_>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, actor_user_id, actor, action, target_user_id, detail, ip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(event.at)
-        .bind(event.actor_user_id)
-        .bind(event.actor)
-        .bind(event.action)
-        .bind(event.target_user_id)
-        .bind(event.detail)
-        .bind(event.ip)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        audit_on(&mut conn, event).await
     }
 
     /// The audit events about one user, oldest first.
@@ -180,6 +207,51 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A transaction of the store (see [`Store::begin`]).
+pub type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+/// What a transaction serialises on with [`Store::lock`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKey {
+    /// A workspace's membership (the last owner stays).
+    Workspace(i64),
+    /// A user's credits ledger.
+    Ledger(i64),
+    /// Scheduled jobs' leases.
+    Jobs,
+}
+
+impl LockKey {
+    /// One BIGINT per key: the kind in the top 16 bits, the row id below.
+    fn id(self) -> i64 {
+        let (class, id): (i64, i64) = match self {
+            LockKey::Workspace(id) => (1, id),
+            LockKey::Ledger(id) => (2, id),
+            LockKey::Jobs => (3, 0),
+        };
+        (class << 48) | (id & 0xFFFF_FFFF_FFFF)
+    }
+}
+
+/// Appends an audit event on `conn` (a pooled connection or an open transaction), so a
+/// change and its audit row commit together.
+pub(crate) async fn audit_on(conn: &mut sqlx::AnyConnection, event: &AuditEvent<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, actor_user_id, actor, action, target_user_id, detail, ip) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.at)
+    .bind(event.actor_user_id)
+    .bind(event.actor)
+    .bind(event.action)
+    .bind(event.target_user_id)
+    .bind(event.detail)
+    .bind(event.ip)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// An event to append to the audit trail.
@@ -219,20 +291,6 @@ pub(crate) fn on_unique(err: sqlx::Error, fields: &[&'static str]) -> StoreError
         return StoreError::Conflict(field);
     }
     StoreError::Database(err)
-}
-
-/// The result of an insert that may hit a unique key: `true` when a row was added, `false`
-/// when it was there already (for idempotent records: reminders, grants, memberships).
-pub(crate) fn inserted(
-    r: std::result::Result<sqlx::any::AnyQueryResult, sqlx::Error>,
-) -> Result<bool> {
-    match r {
-        Ok(_) => Ok(true),
-        Err(e) => match on_unique(e, &[]) {
-            StoreError::Conflict(_) => Ok(false),
-            other => Err(other),
-        },
-    }
 }
 
 pub(crate) fn flag(row: &AnyRow, col: &str) -> Result<bool> {

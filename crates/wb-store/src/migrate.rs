@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "training_groups",
         include_str!("../migrations/0004_training_groups.sql"),
     ),
+    (
+        5,
+        "concurrency",
+        include_str!("../migrations/0005_concurrency.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {
@@ -124,7 +129,7 @@ impl Store {
             if applied.iter().any(|(a, _)| a == version) {
                 continue;
             }
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin().await?;
             for stmt in statements(&dialect(sql, self.backend())) {
                 sqlx::query(&stmt).execute(&mut *tx).await?;
             }

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, on_unique};
+use crate::{AuditEvent, LockKey, Result, Store, StoreError, on_unique};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CdrVersion {
@@ -94,7 +94,72 @@ pub struct NewWorkspace<'a> {
     pub billing_account_id: Option<i64>,
     pub research_purpose: &'a str,
     pub review_requested: bool,
+    /// `Some(cents)`: the workspace spends its creator's initial credits, which are granted
+    /// now (in the same transaction) if they never were.
+    pub initial_credits_cents: Option<i64>,
     pub now: i64,
+}
+
+/// One write of [`Store::change_members`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberWrite {
+    pub user_id: i64,
+    /// The role before (for the caller's report; `None`: an addition).
+    pub before: Option<String>,
+    /// The new role code; `None` removes the member.
+    pub role: Option<String>,
+    pub audit_detail: String,
+}
+
+async fn write_member(
+    conn: &mut sqlx::AnyConnection,
+    workspace_id: i64,
+    user_id: i64,
+    role: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    match role {
+        None => {
+            sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2")
+                .bind(workspace_id)
+                .bind(user_id)
+                .execute(conn)
+                .await?;
+        }
+        Some(role) => {
+            sqlx::query(
+                "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+            )
+            .bind(workspace_id)
+            .bind(user_id)
+            .bind(role)
+            .bind(now)
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts the one-time initial grant unless it exists; `true` when this call inserted it.
+async fn initial_grant_on(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    cents: i64,
+    now: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO credit_ledger (user_id, kind, cents, at, note) \
+         VALUES ($1, 'initial_grant', $2, $3, 'Initial credits') ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(cents)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 fn cdr_from_row(r: &AnyRow) -> Result<CdrVersion> {
@@ -148,7 +213,7 @@ impl Store {
         data_dir: Option<&str>,
         now: i64,
     ) -> Result<i64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         if is_default {
             sqlx::query("UPDATE cdr_versions SET is_default = 0 WHERE tier = $1")
                 .bind(tier)
@@ -195,26 +260,21 @@ impl Store {
 
     /// Grants the initial credits once per user; `false` when they were granted before.
     pub async fn ensure_initial_credits(&self, user_id: i64, cents: i64, now: i64) -> Result<bool> {
-        let exists = sqlx::query(
-            "SELECT 1 FROM credit_ledger WHERE user_id = $1 AND kind = 'initial_grant'",
+        let mut conn = self.pool().acquire().await?;
+        initial_grant_on(&mut conn, user_id, cents, now).await
+    }
+
+    /// Whether the user's one-time initial credits are in the ledger.
+    pub async fn has_initial_credits(&self, user_id: i64) -> Result<bool> {
+        Ok(
+            sqlx::query(
+                "SELECT 1 FROM credit_ledger WHERE user_id = $1 AND kind = 'initial_grant'",
+            )
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some(),
         )
-        .bind(user_id)
-        .fetch_optional(self.pool())
-        .await?
-        .is_some();
-        if exists {
-            return Ok(false);
-        }
-        let r = sqlx::query(
-            "INSERT INTO credit_ledger (user_id, kind, cents, at, note) \
-             VALUES ($1, 'initial_grant', $2, $3, 'Initial credits')",
-        )
-        .bind(user_id)
-        .bind(cents)
-        .bind(now)
-        .execute(self.pool())
-        .await;
-        crate::inserted(r)
     }
 
     /// A user's ledger, oldest first.
@@ -238,14 +298,8 @@ impl Store {
         check: impl FnOnce(&[LedgerRow]) -> std::result::Result<(), String>,
     ) -> Result<i64> {
         let user_id = e.user_id;
-        let mut tx = self.pool().begin().await?;
-        if self.backend() == crate::Backend::Postgres {
-            // Serialise ledger writes per user.
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, LockKey::Ledger(user_id)).await?;
         let rows = sqlx::query(
             "SELECT id, kind, cents, at, workspace_id, note FROM credit_ledger \
              WHERE user_id = $1 ORDER BY id",
@@ -274,7 +328,7 @@ impl Store {
     /// Creates a workspace with its creator as owner (and a review request when asked for).
     /// A live workspace of the same creator with the same name gives `Conflict("name")`.
     pub async fn create_workspace(&self, w: &NewWorkspace<'_>) -> Result<i64> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO workspaces (namespace, name, creator_user_id, tier, cdr_version_id, \
              billing_account_id, research_purpose, created_at, updated_at) \
@@ -310,6 +364,9 @@ impl Store {
             .bind(w.now)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(cents) = w.initial_credits_cents {
+            initial_grant_on(&mut tx, w.creator_user_id, cents, w.now).await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -368,7 +425,8 @@ impl Store {
             .collect()
     }
 
-    /// Sets a member's role (`None` removes them).
+    /// Sets a member's role (`None` removes them), with no rules: for administrators and
+    /// tests. The share dialog goes through [`Store::change_members`].
     pub async fn set_workspace_role(
         &self,
         workspace_id: i64,
@@ -376,26 +434,56 @@ impl Store {
         role: Option<&str>,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2")
-            .bind(workspace_id)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(role) = role {
-            sqlx::query(
-                "INSERT INTO workspace_members (workspace_id, user_id, role, added_at) \
-                 VALUES ($1, $2, $3, $4)",
+        let mut tx = self.begin().await?;
+        write_member(&mut tx, workspace_id, user_id, role, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies one "Save" of the share dialog as one transaction, serialised per workspace:
+    /// `plan` gets the members as they are inside the transaction (user id, role code) and
+    /// returns the writes to make (user id, new role code or `None` to remove, audit detail)
+    /// or refuses. Each write gets an audit row (`audit` with the member as target) in the
+    /// same transaction. Two owners demoting each other at once cannot both succeed: the
+    /// second plan sees the first one's change.
+    pub async fn change_members<E>(
+        &self,
+        workspace_id: i64,
+        now: i64,
+        audit: &AuditEvent<'_>,
+        plan: impl FnOnce(&[(i64, String)]) -> std::result::Result<Vec<MemberWrite>, E>,
+    ) -> Result<std::result::Result<Vec<MemberWrite>, E>> {
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, LockKey::Workspace(workspace_id)).await?;
+        let rows = sqlx::query(
+            "SELECT user_id, role FROM workspace_members WHERE workspace_id = $1 \
+             ORDER BY added_at, user_id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let members: Vec<(i64, String)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_>>()?;
+        let writes = match plan(&members) {
+            Ok(w) => w,
+            Err(e) => return Ok(Err(e)),
+        };
+        for w in &writes {
+            write_member(&mut tx, workspace_id, w.user_id, w.role.as_deref(), now).await?;
+            crate::audit_on(
+                &mut tx,
+                &AuditEvent {
+                    target_user_id: Some(w.user_id),
+                    detail: &w.audit_detail,
+                    ..*audit
+                },
             )
-            .bind(workspace_id)
-            .bind(user_id)
-            .bind(role)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(Ok(writes))
     }
 
     pub async fn update_research_purpose(
@@ -451,24 +539,27 @@ impl Store {
 
     /// Queues a review request for a workspace unless one is already open.
     pub async fn request_review(&self, workspace_id: i64, now: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, LockKey::Workspace(workspace_id)).await?;
         let open = sqlx::query(
             "SELECT 1 FROM review_requests WHERE workspace_id = $1 AND status = 'open'",
         )
         .bind(workspace_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?
         .is_some();
-        if open {
-            return Ok(false);
+        if !open {
+            sqlx::query(
+                "INSERT INTO review_requests (workspace_id, requested_at, status) \
+                 VALUES ($1, $2, 'open')",
+            )
+            .bind(workspace_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
-        sqlx::query(
-            "INSERT INTO review_requests (workspace_id, requested_at, status) VALUES ($1, $2, 'open')",
-        )
-        .bind(workspace_id)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(true)
+        tx.commit().await?;
+        Ok(!open)
     }
 
     /// Open review requests: (request id, workspace id, requested at).

@@ -30,7 +30,11 @@ conformance!(
     passwords_and_first_sign_in,
     reset_tokens_are_single_use_and_expire,
     sessions_expire_and_idle_out,
-    throttle_locks_and_clears,
+    throttle_follows_the_domain_rule,
+    parallel_tries_never_pass_the_limit,
+    job_leases_have_one_holder,
+    parallel_member_changes_keep_the_invariants,
+    parallel_grants_and_tier_records_happen_once,
     institution_requests_and_audit,
     access_modules_complete_bypass_and_reset,
     totp_steps_and_recovery_codes_are_single_use,
@@ -162,6 +166,7 @@ async fn workspaces_members_directory_and_soft_delete(store: Store) {
             billing_account_id: None,
             research_purpose: "{}",
             review_requested: review,
+            initial_credits_cents: None,
             now: 100,
         };
     let w = store
@@ -337,20 +342,22 @@ async fn totp_steps_and_recovery_codes_are_single_use(store: Store) {
         !store.use_totp_step(id, 5).await.unwrap(),
         "no authenticator yet"
     );
-    store.start_totp(id, "sealed-1", 100).await.unwrap();
-    store.start_totp(id, "sealed-2", 101).await.unwrap();
-    assert_eq!(
-        store.totp(id).await.unwrap().unwrap().secret_sealed,
-        "sealed-2"
-    );
     store
-        .confirm_totp(id, 10, &["h1".into(), "h2".into()], 102)
+        .enable_totp(id, "sealed-1", 10, &["h1".into(), "h2".into()], 102)
         .await
         .unwrap();
-    assert!(matches!(
-        store.start_totp(id, "sealed-3", 103).await,
-        Err(StoreError::Refused(_))
-    ));
+    assert!(
+        matches!(
+            store.enable_totp(id, "sealed-2", 12, &[], 103).await,
+            Err(StoreError::Refused(_))
+        ),
+        "a second confirmation (another tab) is refused and replaces nothing"
+    );
+    assert_eq!(
+        store.totp(id).await.unwrap().unwrap().secret_sealed,
+        "sealed-1"
+    );
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 2);
     assert!(
         !store.use_totp_step(id, 10).await.unwrap(),
         "the enrolment step is used"
@@ -362,7 +369,29 @@ async fn totp_steps_and_recovery_codes_are_single_use(store: Store) {
     assert!(!store.use_recovery_code(id, "h1", 105).await.unwrap());
     assert!(!store.use_recovery_code(id, "nope", 105).await.unwrap());
     assert_eq!(store.recovery_codes_left(id).await.unwrap(), 1);
+    // New codes replace all the old ones; a new authenticator keeps the codes.
+    store
+        .replace_recovery_codes(id, &["h3".into(), "h4".into(), "h5".into()], 105)
+        .await
+        .unwrap();
+    assert!(!store.use_recovery_code(id, "h2", 105).await.unwrap());
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 3);
+    store.replace_totp(id, "sealed-new", 20, 105).await.unwrap();
+    let t = store.totp(id).await.unwrap().unwrap();
+    assert_eq!(
+        (t.secret_sealed.as_str(), t.last_used_step),
+        ("sealed-new", Some(20))
+    );
+    assert!(
+        !store.use_totp_step(id, 20).await.unwrap(),
+        "its first code is used"
+    );
+    assert_eq!(store.recovery_codes_left(id).await.unwrap(), 3);
     store.reset_totp(id, 106).await.unwrap();
+    assert!(matches!(
+        store.replace_totp(id, "x", 30, 107).await,
+        Err(StoreError::Refused(_))
+    ));
     assert!(store.totp(id).await.unwrap().is_none());
     assert_eq!(store.recovery_codes_left(id).await.unwrap(), 0);
 }
@@ -571,7 +600,7 @@ async fn create(store: &Store, username: &str, email: &str) -> Result<i64, Store
 async fn migrations_are_idempotent(store: Store) {
     let again = store.migrate(5).await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.current, 4);
+    assert_eq!(again.current, wb_store::migrate::MIGRATIONS.len() as i64);
     assert!(store.pending_migrations().await.unwrap().is_empty());
 }
 
@@ -812,28 +841,295 @@ async fn sessions_expire_and_idle_out(store: Store) {
     );
 }
 
-async fn throttle_locks_and_clears(store: Store) {
-    let key = "account:nobody";
-    for i in 1..5 {
-        let s = store
-            .record_failure(key, 100 + i, 900, 5, 600)
+/// The store's atomic reservation follows the domain's definition, try by try.
+async fn throttle_follows_the_domain_rule(store: Store) {
+    use wb_domain::throttle::Rule;
+    use wb_store::Try;
+    for (key, rule) in [
+        ("account:1", Rule::consecutive(3, 60, 8)),
+        ("ip:192.0.2.1", Rule::per_window(4, 300)),
+    ] {
+        let mut model = None;
+        // Tries at irregular times, some inside locks, some after them and after windows.
+        let mut now = 1_000;
+        for step in [
+            0, 1, 1, 5, 30, 61, 1, 200, 400, 2, 3, 1_000, 1, 1, 1, 5_000, 1, 90_000,
+        ] {
+            now += step;
+            let want = rule.reserve(model, now);
+            let got = store.throttle_reserve(key, &rule, now).await.unwrap();
+            match (want, got) {
+                (Ok(w), Try::Allowed(g)) => {
+                    assert_eq!(w, g, "{key} at {now}");
+                    model = Some(w);
+                }
+                (Err(until), Try::Refused { until: g }) => assert_eq!(until, g, "{key} at {now}"),
+                (w, g) => panic!("{key} at {now}: the rule says {w:?}, the store {g:?}"),
+            }
+            assert_eq!(store.throttle_state(key).await.unwrap(), model);
+        }
+    }
+    // The hard cap: locked until a reset, which clears it.
+    let rule = Rule::consecutive(2, 10, 3);
+    for t in [0, 100, 200] {
+        store.throttle_reserve("account:2", &rule, t).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .throttle_reserve("account:2", &rule, 10_000_000)
+            .await
+            .unwrap(),
+        Try::Refused {
+            until: wb_domain::throttle::UNTIL_RESET
+        }
+    );
+    store.throttle_clear("account:2").await.unwrap();
+    assert!(matches!(
+        store.throttle_reserve("account:2", &rule, 10_000_001).await.unwrap(),
+        Try::Allowed(s) if s.tries == 1
+    ));
+    // Giving back a reservation takes back the lock it set.
+    let rule = Rule::per_window(2, 3600);
+    store.throttle_reserve("ip:x", &rule, 0).await.unwrap();
+    let Try::Allowed(s) = store.throttle_reserve("ip:x", &rule, 1).await.unwrap() else {
+        panic!("the second try is allowed");
+    };
+    assert_eq!(s.locked_until, Some(3601));
+    store.throttle_release("ip:x", &rule).await.unwrap();
+    let s = store.throttle_state("ip:x").await.unwrap().unwrap();
+    assert_eq!((s.tries, s.locked_until), (1, None));
+}
+
+/// N parallel tries at one key: exactly `limit` get through, the rest are refused unchecked,
+/// and the key ends locked (a lock is never overwritten by a later try).
+async fn parallel_tries_never_pass_the_limit(store: Store) {
+    use wb_domain::throttle::Rule;
+    use wb_store::Try;
+    let rule = Rule::consecutive(10, 900, 100);
+    for round in 0..3 {
+        let key = format!("account:parallel-{round}");
+        let tasks: Vec<_> = (0..30)
+            .map(|_| {
+                let (store, key) = (store.clone(), key.clone());
+                tokio::spawn(async move { store.throttle_reserve(&key, &rule, 5_000).await })
+            })
+            .collect();
+        let mut allowed = 0;
+        for t in tasks {
+            if let Try::Allowed(_) = t.await.unwrap().unwrap() {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 10, "round {round}");
+        let s = store.throttle_state(&key).await.unwrap().unwrap();
+        assert_eq!((s.tries, s.locked_until), (10, Some(5_900)));
+    }
+}
+
+/// Only one holder has a job's lease at a time; an expired lease passes on.
+async fn job_leases_have_one_holder(store: Store) {
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .take_lease("reminders", &format!("node-{i}"), 100, 60)
+                    .await
+            })
+        })
+        .collect();
+    let mut holders = 0;
+    for t in tasks {
+        holders += i32::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(holders, 1);
+    assert!(store.take_lease("job-b", "a", 100, 60).await.unwrap());
+    assert!(!store.take_lease("job-b", "b", 159, 60).await.unwrap());
+    assert!(
+        store.take_lease("job-b", "a", 150, 60).await.unwrap(),
+        "renewed"
+    );
+    assert!(!store.take_lease("job-b", "b", 209, 60).await.unwrap());
+    assert!(
+        store.take_lease("job-b", "b", 210, 60).await.unwrap(),
+        "expired: taken over"
+    );
+    assert!(!store.take_lease("job-b", "a", 211, 60).await.unwrap());
+}
+
+/// Two owners demoting each other at the same moment never leave a workspace without an
+/// owner, and N identical additions make one membership and one audit row.
+async fn parallel_member_changes_keep_the_invariants(store: Store) {
+    use wb_domain::workspace::{WorkspaceRole, plan_member_changes};
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let grace = create(&store, "grace", "grace@northfield.example")
+        .await
+        .unwrap();
+    let lin = create(&store, "lin", "lin@northfield.example")
+        .await
+        .unwrap();
+    let cdr = store
+        .register_cdr_version("Registered Tier Dataset v7", "registered", true, None, 10)
+        .await
+        .unwrap();
+    let change = |store: Store, w: i64, actor: i64, target: i64, role: Option<WorkspaceRole>| async move {
+        let who = format!("user:{actor}");
+        let audit = wb_store::AuditEvent {
+            at: 200,
+            actor_user_id: Some(actor),
+            actor: &who,
+            action: "workspace.role_changed",
+            target_user_id: None,
+            detail: "",
+            ip: None,
+        };
+        store
+            .change_members(w, 200, &audit, |inside| {
+                let members: Vec<(i64, WorkspaceRole)> = inside
+                    .iter()
+                    .filter_map(|(u, r)| Some((*u, WorkspaceRole::from_code(r)?)))
+                    .collect();
+                plan_member_changes(&members, actor, &[(target, role)]).map(|plan| {
+                    plan.into_iter()
+                        .map(|c| wb_store::MemberWrite {
+                            user_id: c.user_id,
+                            before: c.before.map(|r| r.code().to_owned()),
+                            role: c.after.map(|r| r.code().to_owned()),
+                            audit_detail: format!("{target}"),
+                        })
+                        .collect()
+                })
+            })
+            .await
+            .unwrap()
+    };
+    for round in 0..5 {
+        let w = store
+            .create_workspace(&wb_store::NewWorkspace {
+                namespace: &format!("wb-owners-{round}"),
+                name: &format!("Owners {round}"),
+                creator_user_id: ada,
+                tier: "registered",
+                cdr_version_id: cdr,
+                billing_account_id: None,
+                research_purpose: "{}",
+                review_requested: false,
+                initial_credits_cents: None,
+                now: 100,
+            })
             .await
             .unwrap();
-        assert_eq!(s.failures, i);
-        assert_eq!(s.locked_until, None);
+        store
+            .set_workspace_role(w, grace, Some("owner"), 101)
+            .await
+            .unwrap();
+        let a = tokio::spawn(change(
+            store.clone(),
+            w,
+            ada,
+            grace,
+            Some(WorkspaceRole::Reader),
+        ));
+        let b = tokio::spawn(change(
+            store.clone(),
+            w,
+            grace,
+            ada,
+            Some(WorkspaceRole::Reader),
+        ));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "exactly one demotion wins (round {round})"
+        );
+        let owners = store
+            .workspace_members(w)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, r)| r == "owner")
+            .count();
+        assert_eq!(owners, 1, "round {round}");
+        // Twenty identical additions of the same person.
+        let owner = if a.is_ok() { ada } else { grace };
+        let adds: Vec<_> = (0..20)
+            .map(|_| {
+                tokio::spawn(change(
+                    store.clone(),
+                    w,
+                    owner,
+                    lin,
+                    Some(WorkspaceRole::Reader),
+                ))
+            })
+            .collect();
+        let mut writes = 0;
+        for t in adds {
+            writes += t.await.unwrap().unwrap().len();
+        }
+        assert_eq!(
+            writes, 1,
+            "one Save made the change, the others had nothing to do"
+        );
+        assert_eq!(store.workspace_members(w).await.unwrap().len(), 3);
     }
-    let s = store.record_failure(key, 110, 900, 5, 600).await.unwrap();
-    assert_eq!(s.locked_until, Some(710));
+    let audited = store
+        .audit_for_user(lin)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "workspace.role_changed")
+        .count();
     assert_eq!(
-        store.throttle_locked_until(key, 500).await.unwrap(),
-        Some(710)
+        audited, 5,
+        "one audit row per workspace the person was added to"
     );
-    assert_eq!(store.throttle_locked_until(key, 710).await.unwrap(), None);
-    // After the window a new count starts.
-    let s = store.record_failure(key, 5_000, 900, 5, 600).await.unwrap();
-    assert_eq!(s.failures, 1);
-    store.clear_failures(key).await.unwrap();
-    assert_eq!(store.throttle_locked_until(key, 5_001).await.unwrap(), None);
+}
+
+/// One initial grant and one record per tier change, however many requests race for them.
+async fn parallel_grants_and_tier_records_happen_once(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let grants: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.ensure_initial_credits(ada, 30_000, i).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for g in grants {
+        inserted += i32::from(g.await.unwrap().unwrap());
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(store.ledger(ada).await.unwrap().len(), 1);
+    let tiers = [AccessTier::Registered, AccessTier::Controlled];
+    let syncs: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set_user_tiers(ada, &tiers, 50).await })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in syncs {
+        granted += t.await.unwrap().unwrap().0.len();
+    }
+    assert_eq!(granted, 2, "each tier granted once");
+    let losses: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.set_user_tiers(ada, &[], 60).await })
+        })
+        .collect();
+    let mut lost = 0;
+    for t in losses {
+        lost += t.await.unwrap().unwrap().1.len();
+    }
+    assert_eq!(lost, 2, "each tier lost once");
 }
 
 async fn institution_requests_and_audit(store: Store) {
