@@ -118,27 +118,13 @@ async fn serve(cfg: wb_web::Config) -> Result<()> {
         cfg.clone(),
         Arc::new(wb_web::SystemClock),
     );
-    // Expired sessions are removed hourly.
-    let purge_store = store.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(e) = purge_store
-                .purge_expired_sessions(chrono::Utc::now().timestamp())
-                .await
-            {
-                tracing::warn!(error = %e, "could not purge expired sessions");
-            }
-        }
-    });
     println!(
         "Researcher Workbench is running at {} (listening on {local})",
         cfg.http.public_url
     );
     println!("Database: {}", config::redact(&cfg.database_url()));
     println!("Mail: {}", mailer.describe());
-    wb_web::serve(listener, state, async {
+    wb_web::run(listener, state, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;

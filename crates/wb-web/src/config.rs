@@ -23,6 +23,23 @@ pub struct Config {
     pub identity: IdentityConfig,
     pub workspaces: WorkspacesConfig,
     pub demo: DemoConfig,
+    pub jobs: JobsConfig,
+}
+
+/// Scheduled work inside `wb serve` (expiry reminders, tier records, session clean-up).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often the jobs run (the node holding the database lease runs them).
+    pub interval_seconds: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 3600,
+        }
+    }
 }
 
 /// Workspaces and billing.
@@ -85,6 +102,10 @@ pub struct HttpConfig {
     /// The address users reach, used in e-mailed links. `https://` turns on Secure cookies and
     /// HSTS.
     pub public_url: String,
+    /// Reverse proxies in front of the workbench (IP addresses or CIDR ranges). Only when a
+    /// request comes from one of them is the client's address read from `X-Forwarded-For`
+    /// (the nearest address that is not a trusted proxy); otherwise it is the socket's peer.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -128,10 +149,19 @@ pub struct SessionConfig {
 pub struct ThrottleConfig {
     /// Consecutive failed sign-ins for one account name before it is locked.
     pub account_failures: i64,
-    /// Failed sign-ins from one IP address before it is locked.
+    /// Failed sign-ins from one IP address within `window_minutes` before it is locked.
     pub ip_failures: i64,
     pub window_minutes: i64,
+    /// The first lock's length; each further failure of a locked-out account locks it longer.
     pub lock_minutes: i64,
+    /// Consecutive failures after which an account (or its second factor) stays locked until
+    /// its password is reset (NIST SP 800-63B: at most 100).
+    pub max_consecutive_failures: i64,
+    /// E-mails a visitor who is not signed in can make the workbench send (sign-up,
+    /// institution requests): at most this many an hour from one client address …
+    pub mail_per_ip_per_hour: i64,
+    /// … and this many an hour to one address.
+    pub mail_per_address_per_hour: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -156,6 +186,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             workspaces: WorkspacesConfig::default(),
             demo: DemoConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -171,6 +202,7 @@ impl Default for HttpConfig {
         Self {
             bind: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -213,6 +245,9 @@ impl Default for ThrottleConfig {
             ip_failures: 50,
             window_minutes: 15,
             lock_minutes: 15,
+            max_consecutive_failures: 100,
+            mail_per_ip_per_hour: 20,
+            mail_per_address_per_hour: 3,
         }
     }
 }
@@ -261,6 +296,37 @@ impl Config {
         if !(1..=100).contains(&self.throttle.account_failures) {
             return Err("throttle.account_failures must be between 1 and 100".into());
         }
+        if !(self.throttle.account_failures..=100).contains(&self.throttle.max_consecutive_failures)
+        {
+            return Err(
+                "throttle.max_consecutive_failures must be between throttle.account_failures and 100"
+                    .into(),
+            );
+        }
+        for (name, v) in [
+            ("throttle.ip_failures", self.throttle.ip_failures),
+            ("throttle.window_minutes", self.throttle.window_minutes),
+            ("throttle.lock_minutes", self.throttle.lock_minutes),
+            (
+                "throttle.mail_per_ip_per_hour",
+                self.throttle.mail_per_ip_per_hour,
+            ),
+            (
+                "throttle.mail_per_address_per_hour",
+                self.throttle.mail_per_address_per_hour,
+            ),
+        ] {
+            if !(1..=100_000).contains(&v) {
+                return Err(format!("{name} must be between 1 and 100000"));
+            }
+        }
+        for p in &self.http.trusted_proxies {
+            if crate::guard::Cidr::parse(p).is_none() {
+                return Err(format!(
+                    "http.trusted_proxies: '{p}' is not an IP address or a CIDR range like 10.0.0.0/8"
+                ));
+            }
+        }
         if !(1..=3650).contains(&self.access.expiry_days) {
             return Err("access.expiry_days must be between 1 and 3650".into());
         }
@@ -272,6 +338,9 @@ impl Config {
         }
         if self.access.rt_questions == 0 || self.access.ct_questions == 0 {
             return Err("access.rt_questions and access.ct_questions must be at least 1".into());
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.jobs.interval_seconds) {
+            return Err("jobs.interval_seconds must be between 1 and 604800".into());
         }
         if !(0..=100_000_000).contains(&self.workspaces.initial_credits_cents) {
             return Err("workspaces.initial_credits_cents must be between 0 and 100000000".into());

@@ -7,7 +7,7 @@
 //! check the session against the database on every request: nothing about a user's rights is
 //! cached in the cookie.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -152,7 +152,15 @@ pub async fn request_context(
     let ip = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| {
+            let forwarded: Vec<&str> = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            client_ip(c.0.ip(), &forwarded, &state.trusted_proxies).to_string()
+        })
         .unwrap_or_else(|| "unknown".into());
     let csrf = state.csrf_token(session_token.as_deref(), &pre_token);
     let session_token_for_check = session_token.clone();
@@ -287,6 +295,13 @@ async fn load_session(parts: &mut Parts, state: &AppState) -> Result<Option<Sess
     let Some(user) = state.store.user_by_id(rec.user_id).await? else {
         return Ok(None);
     };
+    if user.disabled {
+        state
+            .store
+            .delete_session(&wb_auth::sha256_hex(&token))
+            .await?;
+        return Ok(None);
+    }
     Ok(Some(Session {
         token_hash: wb_auth::sha256_hex(&token),
         token,
@@ -380,11 +395,98 @@ impl FromRequestParts<AppState> for Visitor {
     }
 }
 
-/// Accepts only a relative path on this site for `next=` redirects.
+/// Accepts only a path on this site for `next=` redirects, and returns it as parsed: it must
+/// start with one `/`, hold no control characters, spaces or backslashes (browsers drop tabs
+/// and newlines and read `\` as `/`, so `/\t/evil.example` would become `//evil.example`),
+/// and resolve against this site without changing the origin. Anything else: `None` (home).
 pub fn safe_next(next: Option<&str>) -> Option<String> {
-    let n = next?.trim();
-    (n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.contains("://"))
-        .then(|| n.to_owned())
+    let n = next?;
+    if !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return None;
+    }
+    let base = url::Url::parse("http://workbench.invalid/").ok()?;
+    let joined = base.join(n).ok()?;
+    if joined.origin() != base.origin() {
+        return None;
+    }
+    let mut out = joined.path().to_owned();
+    if out.starts_with("//") {
+        return None;
+    }
+    if let Some(q) = joined.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
+/// An IP address range from configuration (`10.0.0.0/8`, `::1`, `192.0.2.7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (s.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Cidr { net: addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.net, ip.to_canonical()) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's address: the socket peer, unless the peer is a trusted proxy; then the
+/// nearest address in `X-Forwarded-For` (read from the right) that is not a trusted proxy. A
+/// value that does not parse stops the walk at the last trusted hop, so a client cannot
+/// smuggle an address past the proxies.
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let peer = peer.to_canonical();
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            return client;
+        };
+        client = ip.to_canonical();
+        if !is_trusted(client) {
+            return client;
+        }
+    }
+    client
 }
 
 #[cfg(test)]
@@ -392,10 +494,80 @@ mod tests {
     use super::*;
 
     #[test]
-    fn next_is_relative_only() {
+    fn next_is_a_path_on_this_site_only() {
         assert_eq!(safe_next(Some("/people/ada")), Some("/people/ada".into()));
-        for bad in ["https://evil.example", "//evil.example", "/\\evil", "evil"] {
-            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        assert_eq!(
+            safe_next(Some("/workspaces/x/about?tab=1")),
+            Some("/workspaces/x/about?tab=1".into())
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/x\r\nSet-Cookie: a=b",
+            " /x",
+            "/x y",
+            "/\u{0}x",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad:?}");
         }
+        // Dot segments are resolved, and cannot climb to another origin.
+        assert_eq!(safe_next(Some("/a/../b")), Some("/b".into()));
+        assert_eq!(safe_next(Some("/..//evil.example")), None);
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn cidr_ranges() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains(ip("10.200.3.4")));
+        assert!(!c.contains(ip("11.0.0.1")));
+        assert!(c.contains(ip("::ffff:10.1.1.1")), "IPv4-mapped IPv6");
+        assert!(Cidr::parse("::1").unwrap().contains(ip("::1")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        for bad in ["", "10.0.0.0/33", "hello", "10.0.0/8", "::1/129"] {
+            assert_eq!(Cidr::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_trusted_proxies() {
+        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        // Not from a proxy: the header is ignored (anyone can send it).
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), &["198.51.100.1"], &trusted),
+            ip("203.0.113.9")
+        );
+        // From the proxy: the nearest untrusted hop, read from the right.
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.2"),
+                &["198.51.100.1, 203.0.113.5, 10.0.0.7"],
+                &trusted
+            ),
+            ip("203.0.113.5")
+        );
+        // Several headers are one list.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["198.51.100.1", "203.0.113.5"], &trusted),
+            ip("203.0.113.5")
+        );
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["203.0.113.5, nonsense"], &trusted),
+            ip("10.0.0.2")
+        );
+        // No proxies configured: always the peer.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &["203.0.113.5"], &[]),
+            ip("10.0.0.2")
+        );
     }
 }

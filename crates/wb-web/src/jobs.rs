@@ -1,8 +1,13 @@
-//! Scheduled work inside the server: expiry reminders and tier re-computation.
+//! Scheduled work inside the server: expiry reminders, tier records and session clean-up.
 //!
-//! [`access_reminders`] is safe to run any number of times: every reminder sent is recorded
-//! first (`access_reminders` has one row per user, tier, expiry date and threshold), so a
-//! restart or a second server never sends the same reminder twice.
+//! [`run_scheduler`] is started by [`crate::run`] (what `wb serve` runs). Every
+//! `jobs.interval_seconds` it takes the database lease of the job: when several servers share
+//! one database, only the node holding the lease does the work, and another takes over when a
+//! node stops renewing it. [`access_reminders`] is safe to run any number of times anyway:
+//! every reminder is recorded before it is sent (one row per user, tier, expiry date and
+//! threshold), so nothing is sent twice.
+
+use std::time::Duration;
 
 use wb_domain::AccessTier;
 use wb_domain::access;
@@ -11,6 +16,9 @@ use crate::error::WebResult;
 use crate::registration;
 use crate::state::AppState;
 
+/// The lease every server competes for.
+pub const JOB: &str = "access-reminders";
+
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReminderReport {
@@ -18,9 +26,9 @@ pub struct ReminderReport {
     pub sent: usize,
 }
 
-/// For every active user and tier they hold: send the reminder that is due (30, 15, 7 and 1
-/// days before the tier's earliest expiry, by default). Loading each user's access also
-/// records tiers lost at expiry.
+/// For every active user: record the tiers they hold now (a loss at expiry is audited here),
+/// and for each tier they hold send the reminder that is due (30, 15, 7 and 1 days before the
+/// tier's earliest expiry, by default).
 pub async fn access_reminders(state: &AppState) -> WebResult<ReminderReport> {
     let mut report = ReminderReport::default();
     let now = state.now();
@@ -29,7 +37,7 @@ pub async fn access_reminders(state: &AppState) -> WebResult<ReminderReport> {
             continue;
         };
         report.users += 1;
-        let a = registration::load(state, &user).await?;
+        let a = registration::sync(state, &user).await?;
         for tier in [AccessTier::Registered, AccessTier::Controlled] {
             if !a.has_tier(tier) {
                 continue;
@@ -53,27 +61,17 @@ pub async fn access_reminders(state: &AppState) -> WebResult<ReminderReport> {
                 .filter(|m| m.required_for(tier) && m.expires())
                 .map(|m| m.label())
                 .collect();
-            let mail = wb_mail::OutgoingEmail {
-                to: user.contact_email.clone(),
-                subject: format!(
-                    "Your {} access expires on {}",
-                    tier.label(),
-                    state.date(expires_at)
-                ),
-                text: format!(
-                    "Hello {},\n\nYour {} access to the Researcher Workbench expires on {}.\nTo keep it, renew what is due on your Data Access Requirements page:\n{}\n\n{}\n\nYour workspaces and work are kept while access lapses, but you cannot\nopen them until you renew.\n",
-                    user.given_name,
-                    tier.label(),
-                    state.date(expires_at),
-                    state.link("/data-access-requirements"),
-                    renew
-                        .iter()
-                        .map(|r| format!("- {r}"))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-                html: None,
-            };
+            let mail = wb_mail::messages::access_expiry_reminder(
+                &user.contact_email,
+                &wb_mail::messages::AccessExpiryReminder {
+                    given_name: &user.given_name,
+                    tier: tier.label(),
+                    expires_on: &state.date(expires_at),
+                    requirements_url: &state.link("/data-access-requirements"),
+                    renew: &renew,
+                    support_email: &state.config.accounts.support_email,
+                },
+            );
             match state.mailer.send(&mail).await {
                 Ok(()) => report.sent += 1,
                 Err(e) => tracing::error!(error = %e, user = id, "expiry reminder not sent"),
@@ -81,4 +79,38 @@ pub async fn access_reminders(state: &AppState) -> WebResult<ReminderReport> {
         }
     }
     Ok(report)
+}
+
+/// One turn of the scheduler: if this node holds (or takes) the lease, the reminders and the
+/// session clean-up. `Ok(None)`: another node holds the lease.
+pub async fn tick(state: &AppState, holder: &str) -> WebResult<Option<ReminderReport>> {
+    let interval = state.config.jobs.interval_seconds;
+    // A lease outlives two missed turns, so a slow run does not hand the job over.
+    if !state
+        .store
+        .take_lease(JOB, holder, state.now(), interval * 3)
+        .await?
+    {
+        return Ok(None);
+    }
+    let report = access_reminders(state).await?;
+    state.store.purge_expired_sessions(state.now()).await?;
+    Ok(Some(report))
+}
+
+/// Runs [`tick`] every `jobs.interval_seconds` (the first one interval after the start) until
+/// the task is dropped. Errors are logged and the next turn tries again.
+pub async fn run_scheduler(state: AppState) {
+    let holder = wb_auth::random_token();
+    let period = Duration::from_secs(state.config.jobs.interval_seconds.max(1) as u64);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match tick(&state, &holder).await {
+            Ok(Some(r)) => tracing::info!(users = r.users, sent = r.sent, "access reminders"),
+            Ok(None) => tracing::debug!("another node holds the job lease"),
+            Err(e) => tracing::error!(error = %e, "scheduled job failed"),
+        }
+    }
 }

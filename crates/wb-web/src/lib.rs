@@ -12,6 +12,7 @@
 pub mod api;
 pub mod assets;
 pub mod config;
+pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod guard;
@@ -19,6 +20,7 @@ pub mod jobs;
 pub mod pages;
 pub mod registration;
 pub mod state;
+pub mod throttle;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -72,6 +74,14 @@ pub fn router(state: AppState) -> Router {
             "/two-step-verification",
             get(twofactor::two_step).post(twofactor::two_step_confirm),
         )
+        .route(
+            "/two-step-verification/recovery-codes",
+            post(twofactor::new_recovery_codes),
+        )
+        .route(
+            "/two-step-verification/replace",
+            post(twofactor::replace_authenticator),
+        )
         .route("/code-of-conduct", get(conduct::read))
         .route(
             "/code-of-conduct/accept",
@@ -117,6 +127,7 @@ pub fn router(state: AppState) -> Router {
             get(sharing::share).post(sharing::save),
         )
         .route("/workspaces/{ns}/share/search", get(sharing::search))
+        .route("/workspaces/{ns}/share/add", get(sharing::add_row))
         .route(
             "/workspaces/{ns}/delete",
             get(workspaces::delete_form).post(workspaces::delete),
@@ -155,4 +166,17 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// What `wb serve` runs: the web server and the scheduled jobs ([`jobs::run_scheduler`]),
+/// until `shutdown` completes.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let scheduler = tokio::spawn(jobs::run_scheduler(state.clone()));
+    let served = serve(listener, state, shutdown).await;
+    scheduler.abort();
+    served
 }

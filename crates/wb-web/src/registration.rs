@@ -66,7 +66,9 @@ impl AccessState {
     }
 }
 
-/// Loads the user's access state and records any change of tiers since the last look.
+/// Loads the user's access state and computes the tiers they hold at this moment. A pure
+/// read: pages and checks call it on every request, so an expiry or a removed domain takes
+/// effect at once, and opening a page writes nothing.
 pub async fn load(state: &AppState, user: &UserRecord) -> WebResult<AccessState> {
     let now = state.now();
     let records = state.store.module_records(user.id).await?;
@@ -90,6 +92,16 @@ pub async fn load(state: &AppState, user: &UserRecord) -> WebResult<AccessState>
         disabled: user.disabled,
     };
     s.tiers = access::granted_tiers(&s.facts(), &s.policy, now);
+    Ok(s)
+}
+
+/// [`load`], then records the tiers in the store and audits each grant and loss since the
+/// last record (`tier.granted`, `tier.lost`). Called after every change of a user's modules
+/// and by the scheduled job (which records losses at expiry); concurrent calls record each
+/// change once.
+pub async fn sync(state: &AppState, user: &UserRecord) -> WebResult<AccessState> {
+    let s = load(state, user).await?;
+    let now = s.now;
     let (granted, lost) = state.store.set_user_tiers(user.id, &s.tiers, now).await?;
     for (tiers, action) in [(granted, "tier.granted"), (lost, "tier.lost")] {
         for t in tiers {

@@ -60,6 +60,8 @@ pub struct Inner {
     /// and to the identity providers' origins, because starting identity verification is a
     /// form whose answer redirects there (browsers apply `form-action` to that redirect).
     pub content_security_policy: String,
+    /// `http.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<crate::guard::Cidr>,
 }
 
 fn content_security_policy(config: &Config) -> String {
@@ -109,6 +111,12 @@ impl AppState {
                 .map(|p| Arc::new(wb_auth::oidc::OidcClient::new(p)))
                 .collect(),
             content_security_policy: content_security_policy(&config),
+            trusted_proxies: config
+                .http
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| crate::guard::Cidr::parse(p))
+                .collect(),
             config,
             clock,
         }))
@@ -116,6 +124,18 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// Sends `mail` after the answer, off the request path: a slow or failing mail server
+    /// neither delays the page nor fails it, and answers take the same time whether or not an
+    /// e-mail goes out. Failures are logged.
+    pub fn send_in_background(&self, mail: wb_mail::OutgoingEmail) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&mail).await {
+                tracing::error!(error = %e, subject = %mail.subject, "e-mail not sent");
+            }
+        });
     }
 
     /// An absolute link for e-mails.

@@ -481,8 +481,22 @@ pub async fn step2_submit(
             );
         }
     };
+    // A new account e-mails the address typed in Step 1: limited per client address and per
+    // recipient, so sign-up cannot be used to flood someone's mailbox.
+    if let Err(until) =
+        crate::throttle::mail_allowed(&state, &v.ctx.ip, &affiliation.contact_email.canonical())
+            .await?
+    {
+        let mut p = step2_page(&state, &v, sealed, input, FieldErrors::new());
+        p.form_error = Some(format!(
+            "Too many accounts were requested from your network or for this e-mail address. \
+             Nothing was created; try again in {}.",
+            wb_domain::throttle::wait_text(until, now)
+        ));
+        return page(StatusCode::TOO_MANY_REQUESTS, &p);
+    }
     let temporary = wb_auth::temporary_password();
-    let hash = wb_auth::hash_password(&temporary);
+    let hash = crate::crypto::hash_password(&temporary).await;
     let expires = now + state.config.accounts.temporary_password_days * 86_400;
     let created = state
         .store

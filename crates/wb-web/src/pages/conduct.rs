@@ -131,6 +131,6 @@ pub async fn accept_submit(
         &s.ctx.ip,
     )
     .await?;
-    registration::load(&state, &s.user).await?;
+    registration::sync(&state, &s.user).await?;
     Ok(Redirect::to("/data-access-requirements").into_response())
 }

@@ -253,6 +253,6 @@ pub async fn callback(
         &s.ctx.ip,
     )
     .await?;
-    registration::load(&state, &s.user).await?;
+    registration::sync(&state, &s.user).await?;
     Ok((jar, Redirect::to("/data-access-requirements")).into_response())
 }

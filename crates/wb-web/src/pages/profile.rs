@@ -71,7 +71,7 @@ pub async fn confirm_profile(
         &s.ctx.ip,
     )
     .await?;
-    registration::load(&state, &s.user).await?;
+    registration::sync(&state, &s.user).await?;
     Ok(Redirect::to("/data-access-requirements").into_response())
 }
 

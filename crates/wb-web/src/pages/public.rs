@@ -194,6 +194,26 @@ pub async fn institution_request_submit(
             },
         );
     }
+    // The confirmation goes to an address the visitor typed: limited per client address and
+    // per recipient, so the form cannot be used to flood someone's mailbox.
+    if let Err(until) = crate::throttle::mail_allowed(&state, &v.ctx.ip, email.as_str()).await? {
+        errors.add(
+            "contact_email",
+            format!(
+                "Too many requests were sent from your network or to this address. Try again in {}.",
+                wb_domain::throttle::wait_text(until, state.now())
+            ),
+        );
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &InstitutionRequestPage {
+                layout,
+                form,
+                errors,
+                done: false,
+            },
+        );
+    }
     state
         .store
         .create_institution_request(
@@ -205,16 +225,14 @@ pub async fn institution_request_submit(
             state.now(),
         )
         .await?;
-    let mail = wb_mail::messages::institution_request_received(
+    state.send_in_background(wb_mail::messages::institution_request_received(
         email.as_str(),
         &wb_mail::messages::InstitutionRequestReceived {
             contact_name: form.contact_name.trim(),
             institution_name: form.institution_name.trim(),
+            support_email: &state.config.accounts.support_email,
         },
-    );
-    if let Err(e) = state.mailer.send(&mail).await {
-        tracing::warn!(error = %e, "could not confirm an institution request by e-mail");
-    }
+    ));
     ok(&InstitutionRequestPage {
         layout,
         form,

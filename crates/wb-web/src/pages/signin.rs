@@ -16,6 +16,7 @@ use super::{Layout, ok, page};
 use crate::error::WebResult;
 use crate::guard::{AnySession, RequestContext, Visitor, safe_next};
 use crate::state::AppState;
+use crate::throttle;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SignInQuery {
@@ -116,12 +117,27 @@ const WRONG: &str = "The username or password is incorrect. Check both and try a
 \"Forgot password\".";
 
 fn locked_message(state: &AppState, until: i64) -> String {
-    let minutes = ((until - state.now()) + 59) / 60;
-    format!(
-        "Too many failed sign-in attempts. Wait {minutes} minute{} and try again, or use \
-         \"Forgot password\" to choose a new password.",
-        if minutes == 1 { "" } else { "s" }
-    )
+    let wait = wb_domain::throttle::wait_text(until, state.now());
+    if until >= wb_domain::throttle::UNTIL_RESET {
+        "Too many failed sign-in attempts: this account is locked until its password is \
+         reset. Use \"Forgot password\" to choose a new password."
+            .to_owned()
+    } else {
+        format!(
+            "Too many failed sign-in attempts. Wait {wait} and try again, or use \
+             \"Forgot password\" to choose a new password."
+        )
+    }
+}
+
+/// The throttle key of the account a sign-in names: the account itself when the name
+/// matches one (so `ada` and `ada@<domain>` share one count), else the name as parsed.
+pub(crate) fn account_key(user: Option<&UserRecord>, typed: &str, domain: &str) -> String {
+    match (user, Username::parse_sign_in(typed, domain)) {
+        (Some(u), _) => format!("account:{}", u.id),
+        (None, Ok(name)) => format!("account:name:{}", name.as_str()),
+        (None, Err(_)) => format!("account:name:{}", typed.trim().to_lowercase()),
+    }
 }
 
 pub async fn sign_in_submit(
@@ -131,10 +147,7 @@ pub async fn sign_in_submit(
     Form(form): Form<SignInForm>,
 ) -> WebResult<Response> {
     let now = state.now();
-    let t = &state.config.throttle;
     let typed = form.username.trim().to_lowercase();
-    let account_key = format!("account:{typed}");
-    let ip_key = format!("ip:{}", v.ctx.ip);
     let next = safe_next(Some(&form.next)).unwrap_or_default();
     let refuse = |status: StatusCode, message: String| {
         page(
@@ -149,37 +162,40 @@ pub async fn sign_in_submit(
             ),
         )
     };
-    for key in [&account_key, &ip_key] {
-        if let Some(until) = state.store.throttle_locked_until(key, now).await? {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(&state, until));
-        }
-    }
-    let user = match Username::parse_sign_in(&typed, &state.config.accounts.username_domain) {
+    let domain = &state.config.accounts.username_domain;
+    let user = match Username::parse_sign_in(&typed, domain) {
         Ok(u) => state.store.user_by_username(u.as_str()).await?,
         Err(_) => None,
     };
+    // Count this try before checking the password: a locked key refuses it unchecked, and
+    // parallel guesses cannot get past the limit.
+    let account = account_key(user.as_ref(), &typed, domain);
+    let ip = format!("ip:{}", v.ctx.ip);
+    let (account_rule, ip_rule) = (state.account_rule(), state.ip_rule());
+    let reserved =
+        match throttle::reserve_all(&state, &[(&ip, ip_rule), (&account, account_rule)], now)
+            .await?
+        {
+            Ok(r) => r,
+            Err(until) => {
+                return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(&state, until));
+            }
+        };
     // Verify against a dummy hash for unknown names, so both cases take the same time.
     let hash = user
         .as_ref()
-        .map(|u| u.password_hash.as_str())
-        .unwrap_or_else(|| dummy_hash());
-    let password_ok = wb_auth::verify_password(&form.password, hash) && user.is_some();
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_owned());
+    let password_ok = crate::crypto::verify_password(&form.password, &hash).await && user.is_some();
     let Some(user) = user.filter(|_| password_ok) else {
-        let window = t.window_minutes * 60;
-        let lock = t.lock_minutes * 60;
-        let a = state
-            .store
-            .record_failure(&account_key, now, window, t.account_failures, lock)
-            .await?;
-        let i = state
-            .store
-            .record_failure(&ip_key, now, window, t.ip_failures, lock)
-            .await?;
-        if let Some(until) = a.locked_until.or(i.locked_until) {
+        // The reservations stand as the failure.
+        if let Some(until) = reserved.iter().filter_map(|s| s.locked_until).max() {
             return refuse(StatusCode::TOO_MANY_REQUESTS, locked_message(&state, until));
         }
         return refuse(StatusCode::UNAUTHORIZED, WRONG.into());
     };
+    state.store.throttle_clear(&account).await?;
+    state.store.throttle_release(&ip, &ip_rule).await?;
     if user.disabled {
         return refuse(
             StatusCode::FORBIDDEN,
@@ -197,7 +213,6 @@ pub async fn sign_in_submit(
                 .into(),
         );
     }
-    state.store.clear_failures(&account_key).await?;
     let has_second_factor = state
         .store
         .totp(user.id)
@@ -347,21 +362,19 @@ pub async fn change_password_submit(
     // A voluntary change needs the current password; the forced change follows a sign-in
     // with the temporary password in this very session.
     if s.stage == SessionStage::Active
-        && !wb_auth::verify_password(&form.current_password, &s.user.password_hash)
+        && !crate::crypto::verify_password(&form.current_password, &s.user.password_hash).await
     {
         errors.add("current_password", "Your current password is not correct.");
     }
     let context = policy_context(&state, &s.user);
     let words: Vec<&str> = context.iter().map(String::as_str).collect();
-    let checked = PasswordPolicy { context: &words }
-        .check(&form.new_password, &form.confirm_password)
-        .and_then(|()| {
-            if wb_auth::verify_password(&form.new_password, &s.user.password_hash) {
-                Err(PasswordError::SameAsOld)
-            } else {
-                Ok(())
-            }
-        });
+    let mut checked =
+        PasswordPolicy { context: &words }.check(&form.new_password, &form.confirm_password);
+    if checked.is_ok()
+        && crate::crypto::verify_password(&form.new_password, &s.user.password_hash).await
+    {
+        checked = Err(PasswordError::SameAsOld);
+    }
     match checked {
         Err(PasswordError::Mismatch) => {
             errors.add("confirm_password", PasswordError::Mismatch.to_string())
@@ -376,7 +389,7 @@ pub async fn change_password_submit(
         );
     }
     let now = state.now();
-    let hash = wb_auth::hash_password(&form.new_password);
+    let hash = crate::crypto::hash_password(&form.new_password).await;
     state
         .store
         .set_password(s.user.id, &hash, None, now)
@@ -460,41 +473,16 @@ pub async fn forgot_password_submit(
             Err(_) => None,
         }
     };
-    let now = state.now();
     if let Some(user) = user.filter(|u| !u.disabled) {
-        // At most 5 links an hour per account, so the form cannot flood a mailbox.
-        let key = format!("reset:{}", user.id);
-        if state
-            .store
-            .throttle_locked_until(&key, now)
-            .await?
-            .is_none()
-        {
-            state.store.record_failure(&key, now, 3600, 5, 3600).await?;
-            let token = wb_auth::random_token();
-            state
-                .store
-                .create_reset_token(
-                    user.id,
-                    &wb_auth::sha256_hex(&token),
-                    now,
-                    now + minutes * 60,
-                )
-                .await?;
-            let mail = wb_mail::messages::password_reset(
-                &user.contact_email,
-                &wb_mail::messages::PasswordReset {
-                    given_name: &user.given_name,
-                    username: &user.username,
-                    reset_url: &state.link(&format!("/reset-password/{token}")),
-                    valid_minutes: minutes,
-                },
-            );
-            if let Err(e) = state.mailer.send(&mail).await {
-                tracing::error!(error = %e, "password reset e-mail not sent");
+        // Everything that happens only for a real account (the link, the e-mail, the audit
+        // row) runs after the answer is sent, so the answer takes the same time either way.
+        let state = state.clone();
+        let ip = v.ctx.ip.clone();
+        tokio::spawn(async move {
+            if let Err(e) = send_reset_link(&state, &user, &ip).await {
+                tracing::error!(error = %e, user = user.id, "password reset link not sent");
             }
-            audit(&state, &user, "password.reset_requested", &v.ctx).await?;
-        }
+        });
     }
     // The same answer whether or not an account matched: no enumeration.
     ok(&ForgotPage {
@@ -504,6 +492,40 @@ pub async fn forgot_password_submit(
         sent: true,
         minutes,
     })
+}
+
+/// Creates a reset link for `user` and e-mails it: at most 5 an hour per account, so the
+/// form cannot flood a mailbox.
+async fn send_reset_link(state: &AppState, user: &UserRecord, ip: &str) -> WebResult<()> {
+    let now = state.now();
+    let key = format!("reset:{}", user.id);
+    let rule = wb_domain::throttle::Rule::per_window(5, 3600);
+    if let wb_store::Try::Refused { .. } = state.store.throttle_reserve(&key, &rule, now).await? {
+        return Ok(());
+    }
+    let minutes = state.config.accounts.reset_link_minutes;
+    let token = wb_auth::random_token();
+    state
+        .store
+        .create_reset_token(
+            user.id,
+            &wb_auth::sha256_hex(&token),
+            now,
+            now + minutes * 60,
+        )
+        .await?;
+    let mail = wb_mail::messages::password_reset(
+        &user.contact_email,
+        &wb_mail::messages::PasswordReset {
+            given_name: &user.given_name,
+            username: &user.username,
+            reset_url: &state.link(&format!("/reset-password/{token}")),
+            valid_minutes: minutes,
+            support_email: &state.config.accounts.support_email,
+        },
+    );
+    state.mailer.send(&mail).await?;
+    crate::registration::audit_user(state, user, "password.reset_requested", "{}", ip).await
 }
 
 #[derive(Template)]
@@ -587,7 +609,7 @@ pub async fn reset_password_submit(
         errors.add(field, e.to_string());
         return render(StatusCode::UNPROCESSABLE_ENTITY, None, errors);
     }
-    let hash = wb_auth::hash_password(&form.new_password);
+    let hash = crate::crypto::hash_password(&form.new_password).await;
     if let Err(e) = state
         .store
         .reset_password_with_token(&hash_of_token, &hash, now)
@@ -595,6 +617,11 @@ pub async fn reset_password_submit(
     {
         return render(StatusCode::GONE, Some(e.to_string()), FieldErrors::new());
     }
+    // A new password lifts the account's sign-in lock (a hard lock needs exactly this).
+    state
+        .store
+        .throttle_clear(&account_key(Some(&user), "", ""))
+        .await?;
     audit(&state, &user, "password.reset", &v.ctx).await?;
     let notice = wb_mail::messages::password_changed(
         &user.contact_email,

@@ -410,7 +410,7 @@ pub async fn submit_assessment(
             .complete_module(s.user.id, module, now, None)
             .await?;
         registration::audit_module(&state, &s.user, module, "module.completed", &s.ctx.ip).await?;
-        registration::load(&state, &s.user).await?;
+        registration::sync(&state, &s.user).await?;
     }
     let questions = questions_of(course, &attempt.questions);
     ok(&ResultPage {

@@ -79,23 +79,22 @@ pub fn purpose_of(ws: &WorkspaceRecord) -> WebResult<ResearchPurpose> {
         .map_err(|e| WebError::BadRequest(format!("stored research purpose unreadable: {e}")))
 }
 
-/// The user's credits balance in cents (granting the initial credits the first time).
+/// The user's credits balance in cents. A user who never spent any still has the initial
+/// credits, which are written to the ledger only when a workspace first uses them (reading
+/// the balance writes nothing).
 pub async fn credits_left(state: &AppState, user_id: i64) -> WebResult<i64> {
-    state
-        .store
-        .ensure_initial_credits(
-            user_id,
-            state.config.workspaces.initial_credits_cents,
-            state.now(),
-        )
-        .await?;
-    let entries: Vec<LedgerEntry> = state
-        .store
-        .ledger(user_id)
-        .await?
-        .iter()
-        .filter_map(wb_store::LedgerRow::entry)
-        .collect();
+    let rows = state.store.ledger(user_id).await?;
+    let mut entries: Vec<LedgerEntry> =
+        rows.iter().filter_map(wb_store::LedgerRow::entry).collect();
+    if !rows.iter().any(|r| r.kind == "initial_grant") {
+        entries.push(LedgerEntry {
+            kind: credits::EntryKind::Grant,
+            cents: state.config.workspaces.initial_credits_cents,
+            at: state.now(),
+            workspace: None,
+            note: "Initial credits".into(),
+        });
+    }
     Ok(credits::balance_cents(&entries))
 }
 
@@ -615,6 +614,10 @@ pub async fn create(
             billing_account_id: c.billing_account_id,
             research_purpose: &json,
             review_requested: c.purpose.review_requested,
+            initial_credits_cents: c
+                .billing_account_id
+                .is_none()
+                .then_some(state.config.workspaces.initial_credits_cents),
             now,
         })
         .await;

@@ -63,11 +63,31 @@ async fn two_step_verification_enrols_and_guards_every_sign_in(app: TestApp) {
         page.body.contains("<svg"),
         "a QR code is rendered by the server"
     );
+    let pending = field(&page.body, "pending").unwrap();
     let r = app
-        .submit_raw_form("/two-step-verification", &page.body, &[("code", "000000")])
+        .submit_raw_form(
+            "/two-step-verification",
+            &page.body,
+            &[("code", "000000"), ("pending", &pending)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(TestApp::by_id(&r.body, "totp-secret").unwrap(), secret_text);
+    // Opening the page stored nothing; a tampered proposal is refused.
+    let u = app.store.user_by_username("ada.l").await.unwrap().unwrap();
+    assert!(
+        app.store.totp(u.id).await.unwrap().is_none(),
+        "GET wrote nothing"
+    );
+    let r = app
+        .submit_raw_form(
+            "/two-step-verification",
+            &page.body,
+            &[("code", "000000"), ("pending", "tampered")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("was open for more than 30 minutes or was changed"));
     let (secret, codes) = app.enrol_totp().await;
     assert_eq!(codes.len(), 10);
     let u = app.store.user_by_username("ada.l").await.unwrap().unwrap();
@@ -339,6 +359,9 @@ async fn completing_every_module_grants_both_tiers_and_expiry_takes_them(app: Te
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let req = app.get("/data-access-requirements").await;
     assert!(req.body.contains("Expired on:"), "{}", text_of(&req.body));
+    // The page computed the loss; the scheduled job records it (reading writes nothing).
+    assert_eq!(app.store.user_tiers(id).await.unwrap().len(), 2);
+    wb_web::jobs::access_reminders(&app.state).await.unwrap();
     assert!(app.store.user_tiers(id).await.unwrap().is_empty());
     let actions: Vec<String> = app
         .store

@@ -428,6 +428,22 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The newest e-mail to `to` whose subject contains `subject`, waiting up to five seconds
+    /// for it (some are sent after the answer, off the request path).
+    pub async fn mail_to(&self, to: &str, subject: &str) -> wb_mail::OutgoingEmail {
+        for _ in 0..100 {
+            if let Some(m) = self
+                .outbox
+                .last_to(to)
+                .filter(|m| m.subject.contains(subject))
+            {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no e-mail to {to} about \"{subject}\" within 5 s");
+    }
+
     /// Creates an account, signs in and sets the good password; returns the username.
     pub async fn signed_in_user(&self, username: &str, email: &str) -> String {
         let (_, temp) = self.create_account(username, email).await;
@@ -450,8 +466,13 @@ impl TestApp {
         let secret_text = Self::by_id(&page.body, "totp-secret").expect("secret shown");
         let secret = wb_auth::totp::TotpSecret::from_base32(&secret_text).unwrap();
         let code = wb_auth::totp::code_at(&secret, wb_web::Clock::now(&*self.clock));
+        let pending = field(&page.body, "pending").expect("the proposed secret");
         let r = self
-            .submit_raw_form("/two-step-verification", &page.body, &[("code", &code)])
+            .submit_raw_form(
+                "/two-step-verification",
+                &page.body,
+                &[("code", &code), ("pending", &pending)],
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
         let doc = scraper::Html::parse_document(&r.body);

@@ -310,12 +310,52 @@ async fn sharing_enforces_roles_eligibility_and_the_last_owner(app: TestApp) {
     let grace = user_id(&app, "grace.h").await;
     let sam = user_id(&app, "sam.o").await;
     let share = format!("/workspaces/{ns}/share");
-    // Finding collaborators as you type: Grace can be added, Sam is shown with the reason.
+    // Finding collaborators as you type: Grace has a "+", Sam is shown with the reason.
+    let plus = |id: i64| format!("name=\"add\" value=\"{id}\"");
     let found = app.get(&format!("{share}/search?q=grace")).await;
-    assert!(found.body.contains(&format!("role_{grace}")));
+    assert!(found.body.contains(&plus(grace)), "{}", found.body);
     let found = app.get(&format!("{share}/search?q=sam")).await;
     assert!(found.body.contains("does not hold Registered Tier access"));
-    assert!(!found.body.contains(&format!("role_{sam}")));
+    assert!(!found.body.contains(&plus(sam)));
+    // "+" (in place) gives her row, as Reader, and saves nothing.
+    let row = app.get(&format!("{share}/add?user={grace}")).await;
+    assert!(row.body.contains(&format!("name=\"role_{grace}\"")));
+    assert!(row.body.contains("<option value=\"reader\" selected>"));
+    let row = app.get(&format!("{share}/add?user={sam}")).await;
+    assert!(row.body.contains("does not hold Registered Tier access"));
+    assert!(!row.body.contains(&format!("role_{sam}")));
+    // "+" without script: the form comes back with the row added, everything else kept.
+    let r = app
+        .submit(
+            &share,
+            &share,
+            &[("q", "grace"), ("add", &grace.to_string())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
+    assert!(r.body.contains(&format!("name=\"role_{grace}\"")));
+    assert!(text_of(&r.body).contains("added to the list. Choose Save to share."));
+    // Rows already in the dialog are not offered again.
+    let found = app
+        .get(&format!("{share}/search?q=grace&role_{grace}=reader"))
+        .await;
+    assert!(!found.body.contains(&plus(grace)));
+    assert_eq!(
+        app.store
+            .workspace_members(
+                app.store
+                    .workspace_by_namespace(&ns)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+            )
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "nothing is saved before Save"
+    );
     // Adding Sam anyway is refused and changes nothing.
     let r = app
         .submit(
@@ -344,18 +384,43 @@ async fn sharing_enforces_roles_eligibility_and_the_last_owner(app: TestApp) {
             .len(),
         1
     );
-    // Grace as Reader: she gets an e-mail.
+    // Save with Grace as Reader: the page says exactly that, and she gets one e-mail.
+    let r = app
+        .submit(
+            &share,
+            &share,
+            &[(&format!("role_{grace}"), "reader"), ("save", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    let done = app.get(r.location.as_deref().unwrap()).await;
+    assert!(
+        text_of(&done.body).contains("Ada Lindqvist added as Reader"),
+        "{}",
+        text_of(&done.body)
+    );
+    let mail = app
+        .mail_to("grace@northfield.example", "shared a workspace with you")
+        .await;
+    assert!(mail.text.contains("The Researcher Workbench team"));
+    // Saving again changes nothing, says so, and sends nothing.
     let r = app
         .submit(&share, &share, &[(&format!("role_{grace}"), "reader")])
         .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    let done = app.get(r.location.as_deref().unwrap()).await;
     assert!(
-        app.outbox
-            .last_to("grace@northfield.example")
-            .unwrap()
-            .subject
-            .contains("shared a workspace with you")
+        text_of(&done.body).contains("No changes."),
+        "{}",
+        text_of(&done.body)
     );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let sent = app
+        .outbox
+        .messages()
+        .iter()
+        .filter(|m| m.to.contains("grace@northfield.example") && m.subject.contains("shared"))
+        .count();
+    assert_eq!(sent, 1);
     // The only owner cannot demote herself.
     let r = app
         .submit(&share, &share, &[(&format!("role_{ada}"), "reader")])
