@@ -2,7 +2,7 @@
 // browser and offers a way to create an account.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, baseUrl } from './lib.mjs';
+import { launch, baseUrl, expectNoHorizontalOverflow } from './lib.mjs';
 
 test('home page loads and offers "Create Account"', async (t) => {
   const browser = await launch();
@@ -18,4 +18,5 @@ test('home page loads and offers "Create Account"', async (t) => {
     .or(page.getByRole('button', { name: 'Create Account' }));
   await createAccount.first().waitFor({ state: 'visible', timeout: 10_000 });
   assert.ok((await createAccount.count()) >= 1, 'no link or button named "Create Account"');
+  await expectNoHorizontalOverflow(page);
 });
