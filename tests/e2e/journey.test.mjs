@@ -58,8 +58,8 @@ test('a new researcher creates an account and reaches Data Access Requirements',
     await fillSignupStep1(page, person, { checkErrors: true });
   });
 
-  await step('3. step 2: username (live check), about you, address, background', async () => {
-    await fillSignupStep2(page, person);
+  await step('3. step 2: a failed submit, username (live check replaces the error), about you, address, background', async () => {
+    await fillSignupStep2(page, person, { checkErrors: true });
   });
 
   await step('4. confirmation page', async () => {

@@ -655,14 +655,32 @@ export async function fillSignupStep1(page, account, { checkErrors = false } = {
   await seen(page.getByText('Step 2 of 2'), '"Step 2 of 2"');
 }
 
-/** Sign-up step 2: username (live check), about you, address, background; then "Submit". */
-export async function fillSignupStep2(page, account) {
+/**
+ * Sign-up step 2: username (live check), about you, address, background; then "Submit". With
+ * checkErrors, first submits a too-short username, then checks that the live check's answer
+ * replaces that error instead of appearing under it.
+ */
+export async function fillSignupStep2(page, account, { checkErrors = false } = {}) {
   const usernameField = page.getByLabel('Username', { exact: true });
+  const status = page.locator('#username-status');
+  if (checkErrors) {
+    await usernameField.fill('a');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await seen(status.filter({ hasText: /3 to 64 characters/ }), 'the error for the too-short username');
+    assert.equal(await usernameField.getAttribute('aria-invalid'), 'true', 'the username is not marked invalid');
+    assert.equal(await usernameField.inputValue(), 'a', 'the typed username was not kept');
+    await usernameField.fill('');
+  }
   await usernameField.pressSequentially(account.username, { delay: 10 });
   await seen(
     page.getByText(`${account.accountName} is available.`, { exact: true }),
     `the live check "${account.accountName} is available."`,
   );
+  if (checkErrors) {
+    const messages = (await page.locator('main').innerText()).match(/3 to 64 characters long/g) ?? [];
+    assert.equal(messages.length, 0, 'the error of the failed submit is still shown under "available"');
+    assert.equal(await usernameField.getAttribute('aria-invalid'), null, 'the username is still marked invalid');
+  }
 
   await page.getByLabel('First name', { exact: true }).fill(account.given);
   await page.getByLabel('Last name', { exact: true }).fill(account.family);
