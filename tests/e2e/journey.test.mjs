@@ -29,6 +29,7 @@ import {
   expectDataAccessRequirements,
   signIn,
   signOut,
+  expectNoHorizontalOverflow,
 } from './lib.mjs';
 
 test('a new researcher creates an account and reaches Data Access Requirements', async (t) => {
@@ -57,8 +58,8 @@ test('a new researcher creates an account and reaches Data Access Requirements',
     await fillSignupStep1(page, person, { checkErrors: true });
   });
 
-  await step('3. step 2: username (live check), about you, address, background', async () => {
-    await fillSignupStep2(page, person);
+  await step('3. step 2: a failed submit, username (live check replaces the error), about you, address, background', async () => {
+    await fillSignupStep2(page, person, { checkErrors: true });
   });
 
   await step('4. confirmation page', async () => {
@@ -103,6 +104,7 @@ test('a new researcher creates an account and reaches Data Access Requirements',
     await eventually(async () =>
       assert.match(await h1Text(page), new RegExp(`^${person.given} ${person.family}\\b`), 'profile heading'),
     );
+    await expectNoHorizontalOverflow(page);
     const text = await page.locator('body').innerText();
     assert.ok(text.includes(person.background), 'the research background is not shown');
     assert.ok(text.includes(INSTITUTION), 'the institution is not shown');

@@ -10,6 +10,11 @@
 //   eventually(fn), seen(locator, what), h1Text(page), expectHeading(page, text), pathOf(page)
 //   trackDocuments(page), lastDocument(page)   the last main-frame document response
 //   stepper(t, page, prefix)                   named sub-tests; failures leave a screenshot + HTML
+//   expectNoHorizontalOverflow(page)           nothing scrolls sideways at 390×844 or 1280×800
+//                                              (LAYOUT_VIEWPORTS); a failure leaves a screenshot
+//                                              per viewport. expectHeading runs it once per
+//                                              document of the workbench, and every step runs it
+//                                              on the page it ends on.
 //   newAccount({prefix, familyPrefix, ...})    fresh, run-unique details for one new account
 //   createAccount(page, base, outbox, account) terms → step 1 → step 2 → confirmation → welcome mail
 //   firstSignIn(page, base, account, welcome)  Complete Registration link → temporary password →
@@ -362,12 +367,136 @@ export async function h1Text(page) {
   return (await page.getByRole('heading', { level: 1 }).first().innerText()).trim();
 }
 
+/** Wait for the page's first <h1> to read `text`; then, on a workbench page, check its layout
+ *  (expectNoHorizontalOverflow) unless this document was checked already. */
 export async function expectHeading(page, text) {
   await eventually(async () => assert.equal(await h1Text(page), text, `page heading at ${page.url()}`));
+  await checkLayoutOnce(page);
 }
 
 export function pathOf(page) {
   return new URL(page.url()).pathname;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout: nothing may scroll sideways, on a phone or on a desktop
+// ---------------------------------------------------------------------------------------------
+
+/** The viewports every page of the journeys is checked at: the tester's phone and a desktop. */
+export const LAYOUT_VIEWPORTS = [
+  { width: 390, height: 844 },
+  { width: 1280, height: 800 },
+];
+
+/**
+ * In the page: what sticks out sideways at the current viewport. The document may not be wider
+ * than the viewport, and no rendered element may reach past either edge, unless it sits inside
+ * a box that scrolls or clips sideways (a wide table in its scroll box; that box is checked
+ * itself). Returns a list of problems, empty when the layout fits.
+ */
+function overflowProblems() {
+  const root = document.documentElement;
+  const width = root.clientWidth;
+  const problems = [];
+  if (root.scrollWidth > width) problems.push(`the document is ${root.scrollWidth} px wide`);
+  const name = (el) => {
+    let out = el.tagName.toLowerCase();
+    if (el.id) out += `#${el.id}`;
+    for (const c of el.classList) out += `.${c}`;
+    const text = (el.innerText || el.value || '').trim().replace(/\s+/g, ' ');
+    return text ? `${out} "${text.slice(0, 40)}"` : out;
+  };
+  const contained = (el) => {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
+  const offenders = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 && box.height === 0) continue;
+    if (box.left >= -0.5 && box.right <= width + 0.5) continue;
+    if (getComputedStyle(el).visibility === 'hidden' || contained(el)) continue;
+    // Report the outermost element that sticks out, not each of its descendants.
+    if (offenders.some((o) => o.contains(el))) continue;
+    offenders.push(el);
+    const b = (n) => Math.round(n);
+    problems.push(`${name(el)} spans x = ${b(box.left)}…${b(box.right)} px`);
+  }
+  return problems.slice(0, 8).map((p) => `${p} (viewport ${width} px)`);
+}
+
+/**
+ * Check the current page at each of LAYOUT_VIEWPORTS: the document must not be wider than the
+ * viewport and no element may stick out of it (see overflowProblems). The page goes back to its
+ * own viewport afterwards. On failure a full-page screenshot per failing viewport goes to
+ * tests/e2e/artifacts/overflow-<path>-<width>x<height>.png and the error lists what sticks out.
+ */
+export async function expectNoHorizontalOverflow(page) {
+  const own = page.viewportSize();
+  const failures = [];
+  // A click just before may still be loading the next page: measure the document that is there
+  // once it has loaded, and measure again if a navigation replaces it meanwhile.
+  const measure = async () => {
+    for (let attempt = 1; ; attempt++) {
+      await page.waitForLoadState('load');
+      try {
+        return await page.evaluate(overflowProblems);
+      } catch (err) {
+        if (attempt >= 5 || !/context was destroyed|navigat/i.test(err.message)) throw err;
+      }
+    }
+  };
+  try {
+    for (const viewport of LAYOUT_VIEWPORTS) {
+      await page.setViewportSize(viewport);
+      const problems = await measure();
+      if (problems.length === 0) continue;
+      const slug = `${pathOf(page)}`.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase() || 'home';
+      const file = `overflow-${slug}-${viewport.width}x${viewport.height}.png`;
+      let shot = `tests/e2e/artifacts/${file}`;
+      try {
+        await mkdir(ARTIFACTS, { recursive: true });
+        await page.screenshot({ path: join(ARTIFACTS, file), fullPage: true });
+      } catch (err) {
+        shot = `no screenshot (${err.message.split('\n')[0]})`;
+      }
+      failures.push(`at ${viewport.width}×${viewport.height} (${shot}):\n    ${problems.join('\n    ')}`);
+    }
+  } finally {
+    if (own) await page.setViewportSize(own);
+  }
+  if (failures.length) {
+    throw new Error(`${page.url()} scrolls sideways ${failures.join('\n  and ')}`);
+  }
+}
+
+const layoutChecks = new WeakMap();
+
+/** expectNoHorizontalOverflow once per document of `page`, and only on workbench pages (not
+ *  on the OpenID Connect provider's). */
+async function checkLayoutOnce(page) {
+  let state = layoutChecks.get(page);
+  if (!state) {
+    state = { document: 0, checked: -1 };
+    layoutChecks.set(page, state);
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) state.document += 1;
+    });
+  }
+  if (state.checked === state.document || !onWorkbench(page)) return;
+  state.checked = state.document;
+  await expectNoHorizontalOverflow(page);
+}
+
+/** Whether `page` shows a page of the workbench under test (WB_E2E_BASE_URL). */
+export function onWorkbench(page) {
+  try {
+    return new URL(page.url()).origin === new URL(baseUrl()).origin;
+  } catch {
+    return false;
+  }
 }
 
 const documents = new WeakMap();
@@ -391,7 +520,8 @@ export function lastDocument(page) {
 /**
  * Named steps as sub-tests of `t`: after a failure the later steps are skipped, and the failing
  * one leaves tests/e2e/artifacts/<prefix>-<step>.png and .html and reports the browser console's
- * errors (e.g. Content-Security-Policy violations) seen during the step. Returns { step, broken } where
+ * errors (e.g. Content-Security-Policy violations) seen during the step. A step also fails when the
+ * workbench page it ends on scrolls sideways (expectNoHorizontalOverflow). Returns { step, broken } where
  * broken() is the name of the failed step, or null.
  */
 export function stepper(t, page, prefix) {
@@ -405,6 +535,8 @@ export function stepper(t, page, prefix) {
       consoleErrors = [];
       try {
         await fn();
+        // Whatever the step ended on (htmx may have changed it since it loaded) must fit too.
+        if (onWorkbench(page) && !page.isClosed()) await expectNoHorizontalOverflow(page);
       } catch (err) {
         broken = name;
         if (consoleErrors.length) {
@@ -466,6 +598,7 @@ export function newAccount({ prefix = 'e2e', familyPrefix = 'Journey', ...overri
 export async function acceptTerms(page, base, { checkErrors = false } = {}) {
   const home = await page.goto(`${base}/`);
   assert.equal(home?.status(), 200, `GET / returned ${home?.status()}`);
+  await expectNoHorizontalOverflow(page);
   await page.getByRole('link', { name: 'Create Account', exact: true }).first().click();
   await expectHeading(page, 'Terms of Use and Privacy Statement');
 
@@ -522,14 +655,32 @@ export async function fillSignupStep1(page, account, { checkErrors = false } = {
   await seen(page.getByText('Step 2 of 2'), '"Step 2 of 2"');
 }
 
-/** Sign-up step 2: username (live check), about you, address, background; then "Submit". */
-export async function fillSignupStep2(page, account) {
+/**
+ * Sign-up step 2: username (live check), about you, address, background; then "Submit". With
+ * checkErrors, first submits a too-short username, then checks that the live check's answer
+ * replaces that error instead of appearing under it.
+ */
+export async function fillSignupStep2(page, account, { checkErrors = false } = {}) {
   const usernameField = page.getByLabel('Username', { exact: true });
+  const status = page.locator('#username-status');
+  if (checkErrors) {
+    await usernameField.fill('a');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await seen(status.filter({ hasText: /3 to 64 characters/ }), 'the error for the too-short username');
+    assert.equal(await usernameField.getAttribute('aria-invalid'), 'true', 'the username is not marked invalid');
+    assert.equal(await usernameField.inputValue(), 'a', 'the typed username was not kept');
+    await usernameField.fill('');
+  }
   await usernameField.pressSequentially(account.username, { delay: 10 });
   await seen(
     page.getByText(`${account.accountName} is available.`, { exact: true }),
     `the live check "${account.accountName} is available."`,
   );
+  if (checkErrors) {
+    const messages = (await page.locator('main').innerText()).match(/3 to 64 characters long/g) ?? [];
+    assert.equal(messages.length, 0, 'the error of the failed submit is still shown under "available"');
+    assert.equal(await usernameField.getAttribute('aria-invalid'), null, 'the username is still marked invalid');
+  }
 
   await page.getByLabel('First name', { exact: true }).fill(account.given);
   await page.getByLabel('Last name', { exact: true }).fill(account.family);
@@ -635,6 +786,7 @@ export async function signIn(page, user, password) {
 export async function signOut(page) {
   await page.getByRole('button', { name: 'Sign Out', exact: true }).click();
   await seen(page.getByRole('link', { name: 'Sign In', exact: true }), 'a "Sign In" link after signing out');
+  await expectNoHorizontalOverflow(page);
   assert.equal(
     await page.getByRole('button', { name: 'Sign Out', exact: true }).count(),
     0,

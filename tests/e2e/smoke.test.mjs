@@ -1,8 +1,10 @@
 // Smoke test of the running `wb serve` (started by scripts/test): the home page loads in a real
-// browser and offers a way to create an account.
+// browser, offers a way to create an account and fits a phone and a desktop screen; and with
+// script turned off, sign-up's Step 1 still shows "Describe your role" only for the role
+// "Other (describe)" (conditional fields are CSS, .reveal/.revealed in app.css).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, baseUrl } from './lib.mjs';
+import { launch, baseUrl, expectNoHorizontalOverflow, expectHeading, TERMS_CHECKBOX } from './lib.mjs';
 
 test('home page loads and offers "Create Account"', async (t) => {
   const browser = await launch();
@@ -18,4 +20,27 @@ test('home page loads and offers "Create Account"', async (t) => {
     .or(page.getByRole('button', { name: 'Create Account' }));
   await createAccount.first().waitFor({ state: 'visible', timeout: 10_000 });
   assert.ok((await createAccount.count()) >= 1, 'no link or button named "Create Account"');
+  await expectNoHorizontalOverflow(page);
+});
+
+test('without script, a conditional field shows only while its option is chosen', async (t) => {
+  const browser = await launch();
+  t.after(() => browser.close());
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+
+  await page.goto(`${baseUrl()}/create-account`);
+  await page.getByRole('checkbox', { name: TERMS_CHECKBOX, exact: true }).check();
+  await page.getByRole('button', { name: 'Next', exact: true }).click();
+  await expectHeading(page, 'Create your account');
+  const role = page.getByLabel('Which of the following best describes your role?', { exact: false });
+  const describe = page.getByLabel('Describe your role', { exact: true });
+  assert.equal(await describe.isVisible(), false, '"Describe your role" shows before a role is chosen');
+  await role.selectOption({ label: 'Other (describe)' });
+  assert.equal(await describe.isVisible(), true, '"Describe your role" does not show for "Other (describe)"');
+  await describe.fill('Data steward');
+  await role.selectOption({ label: 'Student' });
+  assert.equal(await describe.isVisible(), false, '"Describe your role" still shows for "Student"');
+  await role.selectOption({ label: 'Other (describe)' });
+  assert.equal(await describe.inputValue(), 'Data steward', 'what was typed in the box was lost');
 });

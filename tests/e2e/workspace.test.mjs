@@ -132,9 +132,12 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     await page.getByLabel(/^2\.1 /).fill(INTENDED_STUDY);
     await page.getByLabel(/^2\.2 /).fill(SCIENTIFIC_APPROACH);
     await page.getByLabel(/^2\.3 /).fill(ANTICIPATED_FINDINGS);
-    // Question 3's "Other" (Question 5 has an "Other" population group too).
+    // Question 3's "Other" (Question 5 has an "Other" population group too); its box shows
+    // only once "Other" is ticked.
+    const otherWay = page.getByRole('textbox', { name: 'Other way of disseminating', exact: true });
+    assert.equal(await otherWay.isVisible(), false, '"Other way of disseminating" shows before "Other" is ticked');
     await page.getByRole('checkbox', { name: 'Other', exact: true }).and(page.locator('[name="dissemination"]')).check();
-    await page.getByRole('textbox', { name: 'Other way of disseminating', exact: true }).fill(DISSEMINATION);
+    await otherWay.fill(DISSEMINATION);
     await page.getByRole('checkbox', { name: 'None of these statements apply to this research project', exact: true }).check();
     await expectCreateButton(true, '"Create Workspace" is active before questions 5 and 6 are answered');
     await page.getByRole('radio', { name: 'No, my study will not center on underrepresented populations', exact: true }).check();

@@ -507,11 +507,12 @@ fn one_code<T>(
 /// Validates a Research Use Statement and reports every problem, keyed by the
 /// [`ResearchPurposeInput`] field it concerns.
 ///
-/// Texts are trimmed. A text that belongs to an unchecked option (the disease of focus without
-/// "Disease-focused research", say) is dropped, as a leftover of a box the user unchecked; but
-/// checked sub-options whose parent is not chosen (kinds of research without "Research
-/// purpose", population groups with "No") are refused, because the answers contradict each
-/// other and only the user can say which is meant.
+/// Texts are trimmed. Whatever belongs to an option that is not chosen is dropped, unchecked, as
+/// a leftover of a choice the user took back: a text (the disease of focus without
+/// "Disease-focused research", the "Other" details without "Other") and the sub-options of a
+/// parent that is not chosen (kinds of research without "Research purpose", population groups
+/// without "Yes"). The form shows those fields only while their option is chosen, so an error
+/// about them would name something the user cannot see.
 pub fn validate(input: &ResearchPurposeInput) -> Result<ResearchPurpose, FieldErrors> {
     let mut errors = FieldErrors::new();
 
@@ -526,21 +527,20 @@ pub fn validate(input: &ResearchPurposeInput) -> Result<ResearchPurpose, FieldEr
         errors.add("purposes", "Select at least one primary purpose.");
     }
     let research = purposes.contains(&PrimaryPurpose::Research);
-    let research_areas = codes(
-        &mut errors,
-        "research_areas",
-        &input.research_areas,
-        ResearchArea::from_code,
-    );
+    let research_areas = if research {
+        codes(
+            &mut errors,
+            "research_areas",
+            &input.research_areas,
+            ResearchArea::from_code,
+        )
+    } else {
+        Vec::new()
+    };
     if research && research_areas.is_empty() {
         errors.add(
             "research_areas",
             "Select at least one kind of research for 'Research purpose'.",
-        );
-    } else if !research && !research_areas.is_empty() {
-        errors.add(
-            "research_areas",
-            "Select 'Research purpose' to choose kinds of research, or clear these choices.",
         );
     }
     let disease_of_focus = dependent_text(
@@ -629,22 +629,21 @@ pub fn validate(input: &ResearchPurposeInput) -> Result<ResearchPurpose, FieldEr
         PopulationAnswer::from_code,
         "Answer whether your study will center on underrepresented populations.",
     );
-    let groups = codes(
-        &mut errors,
-        "population_groups",
-        &input.population_groups,
-        PopulationGroup::from_code,
-    );
     let yes = answer == Some(PopulationAnswer::Yes);
+    let groups = if yes {
+        codes(
+            &mut errors,
+            "population_groups",
+            &input.population_groups,
+            PopulationGroup::from_code,
+        )
+    } else {
+        Vec::new()
+    };
     if yes && groups.is_empty() {
         errors.add(
             "population_groups",
             "Select at least one underrepresented population your study will center on.",
-        );
-    } else if answer == Some(PopulationAnswer::No) && !groups.is_empty() {
-        errors.add(
-            "population_groups",
-            "Answer 'Yes' to choose underrepresented populations, or clear these choices.",
         );
     }
     let population_other = dependent_text(
@@ -921,11 +920,6 @@ mod tests {
             ),
             (
                 "research_areas",
-                "Select 'Research purpose'",
-                Box::new(|i| i.purposes = vec![s("other")]),
-            ),
-            (
-                "research_areas",
                 "listed options",
                 Box::new(|i| i.research_areas.push(s("astrology"))),
             ),
@@ -1031,11 +1025,6 @@ mod tests {
                 Box::new(|i| i.population_groups.clear()),
             ),
             (
-                "population_groups",
-                "Answer 'Yes'",
-                Box::new(|i| i.population = s("no")),
-            ),
-            (
                 "population_other",
                 "other underrepresented population",
                 Box::new(|i| i.population_other.clear()),
@@ -1097,6 +1086,30 @@ mod tests {
                 other: None
             }
         );
+    }
+
+    #[test]
+    fn sub_options_of_an_unchosen_parent_are_dropped() {
+        // Research purpose ticked, kinds of research chosen, then Research purpose unticked (the
+        // kinds stay checked, hidden); the same for population groups after "Yes" became "No".
+        let mut input = full_input();
+        input.purposes = vec![s("educational")];
+        input.research_areas = vec![s("genetic"), s("astrology")];
+        input.population = s("no");
+        input.population_groups = vec![s("sex"), s("other"), s("unknown")];
+        let p = validate(&input).unwrap();
+        assert_eq!(p.purposes, vec![PrimaryPurpose::Educational]);
+        assert!(p.research_areas.is_empty());
+        assert_eq!(p.disease_of_focus, None);
+        assert_eq!(p.population, Population::No);
+        assert_eq!(validate(&p.to_input()), Ok(p.clone()));
+
+        // With the parent chosen the same choices are checked as before.
+        input.purposes = vec![s("research")];
+        input.population = s("yes");
+        let errs = validate(&input).unwrap_err();
+        assert!(errs.get("research_areas").is_some(), "{errs}");
+        assert!(errs.get("population_groups").is_some(), "{errs}");
     }
 
     #[test]
@@ -1258,8 +1271,9 @@ mod tests {
                 review_requested: s(if review { "yes" } else { "no" }),
             };
             let research = purposes.contains(&PrimaryPurpose::Research);
-            let research_consistent = research != areas.is_empty();
-            let population_consistent = yes != groups.is_empty();
+            // Kinds of research without "Research purpose" and groups without "Yes" are dropped.
+            let research_consistent = !research || !areas.is_empty();
+            let population_consistent = !yes || !groups.is_empty();
             let none_alone = !outcomes.contains(&Outcome::NoneApply) || outcomes.len() == 1;
             let ok_expected = !purposes.is_empty()
                 && research_consistent

@@ -651,6 +651,32 @@ mod tests {
     }
 
     #[test]
+    fn other_texts_without_their_option_are_ignored() {
+        // The pages hide the "Other" boxes until "Other" is chosen; what is left in a hidden box
+        // (however long) is dropped, never refused.
+        let a = validate_step1(
+            &Step1Input {
+                institution: "northfield".into(),
+                email: "ada@northfield.example".into(),
+                role: "graduate_trainee".into(),
+                role_other: "x".repeat(OTHER_TEXT_MAX + 50),
+            },
+            Some(&northfield()),
+        )
+        .unwrap();
+        assert_eq!(a.role_other, None);
+
+        let mut input = good_step2();
+        input.discovery_other = "y".repeat(OTHER_TEXT_MAX + 50);
+        let p = validate_step2(&input, 2026).unwrap();
+        assert_eq!(p.discovery_other, None);
+
+        input.discovery.push("other".into());
+        let errs = validate_step2(&input, 2026).unwrap_err();
+        assert!(errs.get("discovery_other").is_some(), "{errs}");
+    }
+
+    #[test]
     fn prefer_not_to_answer_is_an_answer_everywhere() {
         let mut input = good_step2();
         input.race = vec!["prefer_not".into()];

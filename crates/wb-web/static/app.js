@@ -16,3 +16,14 @@ for (const form of document.querySelectorAll("form[data-require-complete]")) {
   form.addEventListener("change", update);
   update();
 }
+
+// A live check (htmx) replaces the field's status message, the server's error included; the
+// field's invalid mark follows the new answer.
+document.addEventListener("htmx:load", (event) => {
+  const status = event.detail && event.detail.elt;
+  const id = status && status.dataset ? status.dataset.statusOf : null;
+  const field = id ? document.getElementById(id) : null;
+  if (!field) return;
+  if (status.classList.contains("field-error")) field.setAttribute("aria-invalid", "true");
+  else field.removeAttribute("aria-invalid");
+});

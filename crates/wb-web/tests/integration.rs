@@ -6,7 +6,7 @@ mod support;
 mod workspaces_tests;
 
 use reqwest::StatusCode;
-use support::{TestApp, field, text_of};
+use support::{TestApp, field, label_of, revealed_by, text_by_id, text_of};
 
 #[macro_export]
 macro_rules! on_both_databases {
@@ -51,6 +51,7 @@ on_both_databases!(
     tampered_or_expired_signup_state_changes_nothing,
     duplicate_username_and_email_are_refused,
     username_live_check,
+    other_boxes_show_with_their_option_and_are_ignored_without_it,
     state_changing_requests_need_csrf_token_and_same_site,
     sign_in_failures_are_uniform_and_throttled,
     temporary_password_expires,
@@ -350,6 +351,110 @@ async fn duplicate_username_and_email_are_refused(app: TestApp) {
             .contains("ada.l@researchworkbench.example is already taken")
     );
     assert_eq!(field(&r.body, "username"), Some("Ada.L".into()));
+    // The message sits in the element the live check replaces (hx-target, outerHTML), so a
+    // later "available" answer takes its place instead of appearing under a stale error.
+    assert_eq!(
+        text_by_id(&r.body, "username-status").as_deref(),
+        Some("ada.l@researchworkbench.example is already taken. Choose another username.")
+    );
+    assert_eq!(
+        r.body.matches("is already taken").count(),
+        1,
+        "one message for the username"
+    );
+    let hx = r##"hx-target="#username-status" hx-swap="outerHTML""##;
+    assert!(
+        r.body.contains(hx),
+        "the live check replaces #username-status"
+    );
+    let live = app.get("/create-account/username?username=grace.h").await;
+    assert!(
+        live.body
+            .trim_start()
+            .starts_with(r#"<p id="username-status""#),
+        "{}",
+        live.body
+    );
+}
+
+/// "Other" boxes are shown only while their option is chosen (CSS on `.reveal`/`.revealed`
+/// with the option marked `data-reveal`), each with a visible label; text left in a hidden box
+/// is ignored rather than refused.
+async fn other_boxes_show_with_their_option_and_are_ignored_without_it(app: TestApp) {
+    let state = app.accept_terms().await;
+    let other_role = [
+        ("institution", "northfield"),
+        ("email", "ada@northfield.example"),
+        ("role", "other"),
+        ("role_other", ""),
+    ];
+    let r = app
+        .submit_state("/create-account/step-1", &state, &other_role)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        revealed_by(&r.body, "role_other"),
+        Some(("role".into(), "other".into()))
+    );
+    assert_eq!(
+        label_of(&r.body, "role_other").as_deref(),
+        Some("Describe your role")
+    );
+    assert!(support::error_text(&r.body).contains("Describe your role."));
+    assert_eq!(revealed_by(&r.body, "email"), None);
+    // The role list that replaces the select when the institution changes marks "Other" too.
+    let roles = app
+        .get("/create-account/roles?institution=northfield&role=other")
+        .await;
+    assert!(
+        roles.body.contains(r#"value="other" selected data-reveal"#),
+        "{}",
+        roles.body
+    );
+    // A description left in the hidden box, with another role chosen: accepted, not stored.
+    let r = app
+        .submit_state(
+            "/create-account/step-1",
+            &state,
+            &[
+                ("institution", "northfield"),
+                ("email", "ada@northfield.example"),
+                ("role", "graduate_trainee"),
+                ("role_other", &"x".repeat(300)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", support::error_text(&r.body));
+    let step2 = field(&r.body, "state").unwrap();
+
+    let mut fields = support::step2_fields("ada.l");
+    fields.push(("discovery_other".into(), "y".repeat(300)));
+    fields.retain(|(k, _)| k != "given_name");
+    let r = app
+        .submit_owned_state("/create-account/step-2", &step2, &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        revealed_by(&r.body, "discovery_other"),
+        Some(("discovery".into(), "other".into()))
+    );
+    assert!(label_of(&r.body, "discovery_other").is_some_and(|l| !l.is_empty()));
+    assert_eq!(
+        support::error_text(&r.body),
+        "Some fields need your attention: see the messages below. Everything you typed is kept.|Enter your first name.",
+        "only the visible problem is reported"
+    );
+    assert_eq!(field(&r.body, "discovery_other"), Some("y".repeat(300)));
+    fields.push(("given_name".into(), "Ada".into()));
+    let r = app
+        .submit_owned_state("/create-account/step-2", &step2, &fields)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        support::error_text(&r.body)
+    );
 }
 
 async fn username_live_check(app: TestApp) {

@@ -55,6 +55,57 @@ pub fn text_of(html: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// For a field shown only while an option is chosen (`.reveal` > `.revealed`, see app.css): the
+/// name and value of the option that reveals the field `name` (a checkbox or radio marked
+/// `data-reveal` in a `.choice` of the nearest `.reveal`, or such an `<option>` of its
+/// `<select>`). `None` when the field is always shown.
+pub fn revealed_by(html: &str, name: &str) -> Option<(String, String)> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("[name=\"{name}\"]")).unwrap();
+    let el = doc.select(&sel).next()?;
+    let has_class = |n: &scraper::ElementRef, c: &str| n.value().classes().any(|x| x == c);
+    let revealed = el
+        .ancestors()
+        .filter_map(scraper::ElementRef::wrap)
+        .find(|a| has_class(a, "revealed"))?;
+    let reveal =
+        scraper::ElementRef::wrap(revealed.parent()?).filter(|p| has_class(p, "reveal"))?;
+    fn children(n: scraper::ElementRef<'_>) -> Vec<scraper::ElementRef<'_>> {
+        n.children().filter_map(scraper::ElementRef::wrap).collect()
+    }
+    let marked = |n: &scraper::ElementRef| n.value().attr("data-reveal").is_some();
+    children(reveal)
+        .into_iter()
+        .find_map(|c| {
+            if has_class(&c, "choice") {
+                let opt = children(c).into_iter().find(marked)?;
+                Some((opt.value().attr("name")?, opt.value().attr("value")?))
+            } else if c.value().name() == "select" {
+                let opt = children(c).into_iter().find(marked)?;
+                Some((c.value().attr("name")?, opt.value().attr("value")?))
+            } else {
+                None
+            }
+        })
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+}
+
+/// The visible text of the `<label for="id">`, if there is one.
+pub fn label_of(html: &str, id: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("label[for=\"{id}\"]")).unwrap();
+    let text: String = doc.select(&sel).next()?.text().collect();
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The text of the element with id `id`, whitespace folded, if there is one.
+pub fn text_by_id(html: &str, id: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("#{id}")).unwrap();
+    let text: String = doc.select(&sel).next()?.text().collect();
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 /// The text of the page's error messages.
 pub fn error_text(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);

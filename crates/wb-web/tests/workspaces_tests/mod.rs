@@ -3,11 +3,12 @@
 
 use reqwest::StatusCode;
 
-use crate::support::{TestApp, field, text_of};
+use crate::support::{TestApp, field, label_of, revealed_by, text_of};
 
 crate::on_both_databases!(
     create_workspace_with_confirm_step_and_public_directory,
     incomplete_statement_keeps_everything_typed,
+    dependent_answers_show_with_their_option_and_leftovers_are_ignored,
     only_held_tiers_and_matching_datasets_are_accepted,
     non_members_see_nothing_and_lost_tiers_lock_workspaces,
     sharing_enforces_roles_eligibility_and_the_last_owner,
@@ -618,6 +619,69 @@ async fn incomplete_statement_keeps_everything_typed(app: TestApp) {
     assert_eq!(field(&r.body, "name"), Some("My study".into()));
     assert!(field(&r.body, "scientific_approach").unwrap().len() > 10);
     assert!(app.store.directory().await.unwrap().is_empty());
+}
+
+/// The Research Use Statement shows sub-options and "Other" boxes only while their option is
+/// chosen (`.reveal` / `.revealed` / `data-reveal`, see app.css), each box with a visible label;
+/// what stays checked or typed in a hidden part is dropped, so no error names something hidden.
+async fn dependent_answers_show_with_their_option_and_leftovers_are_ignored(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let form = app.get("/workspaces/new").await;
+    let by = |option: &str, value: &str| Some((option.to_owned(), value.to_owned()));
+    for (name, option) in [
+        ("research_areas", by("purposes", "research")),
+        ("disease_of_focus", by("research_areas", "disease_focused")),
+        ("other_purpose_details", by("purposes", "other")),
+        ("dissemination_other", by("dissemination", "other")),
+        ("population_groups", by("population", "yes")),
+        ("population_other", by("population_groups", "other")),
+        ("intended_study", None),
+        ("purposes", None),
+    ] {
+        assert_eq!(revealed_by(&form.body, name), option, "{name}");
+    }
+    for id in [
+        "disease_of_focus",
+        "other_purpose_details",
+        "dissemination_other",
+        "population_other",
+    ] {
+        let label = label_of(&form.body, id).unwrap_or_default();
+        assert!(!label.is_empty(), "{id} has no visible label");
+    }
+
+    // Research purpose and "Yes" taken back: the kinds of research, the disease, the groups and
+    // the other population are still sent from the hidden parts, and are ignored.
+    let cdr = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let mut fields = TestApp::workspace_fields("Leftovers", "registered", cdr);
+    fields.retain(|(k, _)| k != "disease_of_focus" && k != "population_other");
+    for (k, v) in [
+        ("research_areas", "genetic"),
+        ("research_areas", "disease_focused"),
+        ("disease_of_focus", "Asthma"),
+        ("population_groups", "sex"),
+        ("population_groups", "other"),
+        ("population_other", "Farmers"),
+    ] {
+        fields.push((k.into(), v.into()));
+    }
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        crate::support::error_text(&r.body)
+    );
+    let text = text_of(&r.body);
+    assert!(text.contains("Educational Purpose"), "{text}");
+    assert!(
+        !text.contains("Genetic Research") && !text.contains("Asthma"),
+        "{text}"
+    );
+    assert!(!text.contains("Farmers") && !text.contains("Sex"), "{text}");
 }
 
 async fn only_held_tiers_and_matching_datasets_are_accepted(app: TestApp) {
