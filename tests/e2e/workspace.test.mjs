@@ -35,6 +35,7 @@ import {
   expectAccessComplete,
   getStarted,
   bypassAccessModules,
+  expectNoHorizontalOverflow,
 } from './lib.mjs';
 
 const INTENDED_STUDY =
@@ -204,15 +205,26 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     );
     await page.getByLabel('Find collaborators', { exact: true }).pressSequentially(collaboratorName, { delay: 10 });
     assert.equal((await searched).status(), 200, 'the collaborator search failed');
-    const role = page.locator('#candidates').getByRole('combobox', { name: `Role of ${collaboratorName}`, exact: true });
-    await seen(role, `a role select for "${collaboratorName}" in the search results`).catch(async (err) => {
+    // The guide: "Click the plus button and click Save".
+    const plus = page.locator('#candidates').getByRole('button', { name: `Add ${collaboratorName}`, exact: true });
+    await seen(plus, `a "+" button for "${collaboratorName}" in the search results`).catch(async (err) => {
       err.message += `; the results say: ${(await page.locator('#candidates').innerText()).trim() || '(nothing)'}`;
       throw err;
     });
-    await role.selectOption({ label: 'Reader' });
+    assert.equal((await plus.innerText()).trim(), '+', 'the add button shows "+"');
+    await plus.click();
+    const pending = page.locator('#collaborators').getByRole('listitem').filter({ hasText: collaborator.accountName });
+    await seen(pending, `${collaborator.accountName} in the collaborators list after "+"`);
+    const role = pending.getByRole('combobox', { name: `Role of ${collaboratorName}`, exact: true });
+    assert.equal((await role.locator('option:checked').innerText()).trim(), 'Reader', 'a new collaborator starts as Reader');
+    await seen(pending.getByText('Not saved yet', { exact: true }), '"Not saved yet" on the added row');
+    await expectNoHorizontalOverflow(page);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
 
-    await seen(page.getByRole('status').filter({ hasText: /^Saved\./ }), 'the "Saved." notice');
+    await seen(
+      page.getByRole('status').filter({ hasText: `${collaboratorName} added as Reader` }),
+      `the notice "${collaboratorName} added as Reader"`,
+    );
     const member = page.getByRole('listitem').filter({ hasText: collaborator.accountName });
     await seen(member, `the collaborator ${collaborator.accountName} among the collaborators`);
     assert.equal(
@@ -220,6 +232,9 @@ test('the owner creates the training workspace and shares it as Reader; the coll
       'Reader',
       "the collaborator's role after saving",
     );
+    // Save again without a change: it says so.
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await seen(page.getByRole('status').filter({ hasText: 'No changes.' }), 'the notice "No changes."');
   });
 
   await step('6. the public Research Hub (not signed in) lists the workspace', async () => {
