@@ -1,5 +1,13 @@
 //! `wb admin …`: institutions and institution requests (the admin web console comes later).
 
+/// Prints one line with every control and text-direction character escaped: what visitors
+/// typed (names, reasons) must not run escape sequences on an administrator's terminal.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", wb_domain::text::escape_for_terminal(&format!($($arg)*)))
+    };
+}
+
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use wb_domain::{
@@ -145,6 +153,9 @@ pub async fn run_cdr(store: &Store, command: CdrCommand) -> Result<()> {
                 bail!("--tier '{tier}' is not one of: registered, controlled");
             };
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            if let Err(m) = wb_domain::text::check(&name, wb_domain::text::Kind::Line) {
+                bail!("--name: {m}");
+            }
             if let Some(d) = &data_dir {
                 anyhow::ensure!(d.is_dir(), "--data-dir {} is not a directory", d.display());
             }
@@ -158,7 +169,7 @@ pub async fn run_cdr(store: &Store, command: CdrCommand) -> Result<()> {
                     }
                     other => other.into(),
                 })?;
-            println!(
+            say!(
                 "Registered #{id} '{}' for the {}{}.",
                 name.trim(),
                 t.label(),
@@ -168,7 +179,7 @@ pub async fn run_cdr(store: &Store, command: CdrCommand) -> Result<()> {
         CdrCommand::List => {
             for t in AccessTier::ALL {
                 for v in store.cdr_versions(t.code()).await? {
-                    println!(
+                    say!(
                         "#{} {:<36} {:<16} {}{}",
                         v.id,
                         v.name,
@@ -367,7 +378,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
     match command {
         UserCommand::Show { username } => {
             let u = user(store, &username).await?;
-            println!(
+            say!(
                 "{} {} <{}>  institution: {}{}",
                 u.given_name,
                 u.family_name,
@@ -384,10 +395,10 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
                     &policy,
                     now,
                 );
-                println!("  {:<22} {:?}", m.code(), status);
+                say!("  {:<22} {:?}", m.code(), status);
             }
             let tiers = store.user_tiers(u.id).await?;
-            println!(
+            say!(
                 "  tiers: {}",
                 tiers
                     .iter()
@@ -396,7 +407,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
                     .join(", ")
             );
             for e in store.audit_for_user(u.id).await?.iter().rev().take(10) {
-                println!("  {}  {}  {}  {}", e.at, e.actor, e.action, e.detail);
+                say!("  {}  {}  {}  {}", e.at, e.actor, e.action, e.detail);
             }
         }
         UserCommand::VerifyIdentity { username, reason } => {
@@ -409,7 +420,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
                 .link_identity("manual", &format!("admin:{}", u.id), u.id, None, now)
                 .await?;
             audit(store, now, "identity.verified_manually", u.id, &reason).await?;
-            println!("Verified the identity of {}.", u.username);
+            say!("Verified the identity of {}.", u.username);
         }
         UserCommand::Bypass {
             username,
@@ -431,7 +442,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
             if clear {
                 store.set_module_bypass(u.id, m, None, now).await?;
                 audit(store, now, "module.bypass_cleared", u.id, m.code()).await?;
-                println!("Cleared the bypass of {} for {}.", m.code(), u.username);
+                say!("Cleared the bypass of {} for {}.", m.code(), u.username);
             } else {
                 let reason = reason.unwrap_or_default();
                 anyhow::ensure!(!reason.trim().is_empty(), "--reason must not be empty");
@@ -444,7 +455,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
                     &format!("{}: {reason}", m.code()),
                 )
                 .await?;
-                println!("Bypassed {} for {}.", m.code(), u.username);
+                say!("Bypassed {} for {}.", m.code(), u.username);
             }
         }
         UserCommand::Reset2fa { username, reason } => {
@@ -452,7 +463,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
             store.reset_totp(u.id, now).await?;
             store.delete_user_sessions(u.id, None).await?;
             audit(store, now, "two_factor.reset", u.id, &reason).await?;
-            println!(
+            say!(
                 "Reset 2-step verification for {}; their sessions were ended.",
                 u.username
             );
@@ -476,7 +487,7 @@ async fn run_user(store: &Store, command: UserCommand, now: i64) -> Result<()> {
                 &reason,
             )
             .await?;
-            println!(
+            say!(
                 "{} {}.",
                 if enable { "Enabled" } else { "Disabled" },
                 u.username
@@ -497,6 +508,9 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
             budget,
         } => {
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            if let Err(m) = wb_domain::text::check(&name, wb_domain::text::Kind::Line) {
+                bail!("--name: {m}");
+            }
             let owner = user(store, &owner).await?;
             let mut ids = Vec::new();
             for m in &members {
@@ -510,7 +524,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                 .create_billing_account(name.trim(), owner.id, budget_cents, &ids, now)
                 .await?;
             audit(store, now, "billing_account.created", owner.id, name.trim()).await?;
-            println!(
+            say!(
                 "Created billing account #{id} '{}' owned by {}.",
                 name.trim(),
                 owner.username
@@ -570,7 +584,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
             }
             let rows = store.ledger(u.id).await?;
             for r in &rows {
-                println!(
+                say!(
                     "{}  {:<13} {:>12}  {}",
                     r.at,
                     r.kind,
@@ -579,7 +593,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                 );
             }
             let entries: Vec<_> = rows.iter().filter_map(wb_store::LedgerRow::entry).collect();
-            println!(
+            say!(
                 "balance: {}",
                 wb_domain::credits::format_dollars(wb_domain::credits::balance_cents(&entries))
             );
@@ -587,7 +601,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
         AdminCommand::ReviewRequests => {
             let open = store.open_review_requests().await?;
             if open.is_empty() {
-                println!("No open review requests.");
+                say!("No open review requests.");
             }
             for (id, ws, at) in open {
                 let w = store.workspace(ws).await?;
@@ -595,8 +609,8 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                     .map(|d| d.format("%Y-%m-%d").to_string())
                     .unwrap_or_default();
                 match w {
-                    Some(w) => println!("#{id} {when} {} ({})", w.name, w.namespace),
-                    None => println!("#{id} {when} workspace {ws}"),
+                    Some(w) => say!("#{id} {when} {} ({})", w.name, w.namespace),
+                    None => say!("#{id} {when} workspace {ws}"),
                 }
             }
         }
@@ -618,9 +632,9 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&bank)?);
             } else {
                 for q in c.bank {
-                    println!("[{}] {}", q.id, q.prompt);
+                    say!("[{}] {}", q.id, q.prompt);
                     for (i, o) in q.options.iter().enumerate() {
-                        println!("  {} {}", if i == q.correct { "*" } else { " " }, o);
+                        say!("  {} {}", if i == q.correct { "*" } else { " " }, o);
                     }
                 }
             }
@@ -628,7 +642,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
         AdminCommand::Institution { command } => match command {
             InstitutionCommand::List => {
                 for i in store.institutions().await? {
-                    println!(
+                    say!(
                         "{}  {}  ({}, {})",
                         i.short_name,
                         i.display_name,
@@ -646,7 +660,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                             MembershipRequirement::Addresses => t.email_addresses.join(", "),
                             MembershipRequirement::NoAccess => "no access".into(),
                         };
-                        println!("    {}: {}", t.tier.label(), list);
+                        say!("    {}: {}", t.tier.label(), list);
                     }
                 }
             }
@@ -669,7 +683,7 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
                         ip: None,
                     })
                     .await?;
-                println!(
+                say!(
                     "{} {}.",
                     if existed { "Updated" } else { "Created" },
                     inst.display_name
@@ -677,23 +691,30 @@ pub async fn run(store: &Store, command: AdminCommand) -> Result<()> {
             }
             InstitutionCommand::Remove { short_name } => {
                 store.delete_institution(&short_name).await?;
-                println!("Removed {short_name}.");
+                say!("Removed {short_name}.");
             }
         },
         AdminCommand::InstitutionRequests => {
             let all = store.institution_requests().await?;
             if all.is_empty() {
-                println!("No requests.");
+                say!("No requests.");
             }
             for r in all {
                 let when = chrono::DateTime::from_timestamp(r.created_at, 0)
                     .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
-                println!(
+                say!(
                     "#{} [{}] {}: {} <{}>, {}",
-                    r.id, r.status, when, r.contact_name, r.contact_email, r.institution_name
+                    r.id,
+                    r.status,
+                    when,
+                    r.contact_name,
+                    r.contact_email,
+                    r.institution_name
                 );
-                println!("    {}", r.reason);
+                for line in r.reason.lines() {
+                    say!("    {line}");
+                }
             }
         }
     }

@@ -253,6 +253,8 @@ impl Institution {
         }
         if self.display_name.trim().is_empty() || self.display_name.chars().count() > 200 {
             errors.add("display_name", "A display name is 1 to 200 characters.");
+        } else if let Err(m) = crate::text::check(&self.display_name, crate::text::Kind::Line) {
+            errors.add("display_name", m);
         }
         if self.organization_type == OrganizationType::Other
             && self

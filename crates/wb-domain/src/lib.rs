@@ -13,6 +13,7 @@ pub mod errors;
 pub mod institution;
 pub mod research_purpose;
 pub mod signup;
+pub mod text;
 pub mod throttle;
 pub mod training;
 pub mod username;

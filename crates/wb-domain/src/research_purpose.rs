@@ -418,10 +418,10 @@ pub struct PublicSummary {
     pub population_groups: Vec<String>,
 }
 
-/// Whether `s` holds a control character other than a line break or tab.
+/// Whether `s` holds a control character other than a line break or tab, or a
+/// text-direction control.
 fn has_control(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    crate::text::check(s, crate::text::Kind::Paragraphs).is_err()
 }
 
 /// Checks a text that must be present, at most `max` characters and free of control
@@ -443,7 +443,7 @@ fn required_text(
             format!("Use at most {max} characters (this has {n})."),
         );
     } else if has_control(t) {
-        errors.add(field, "Remove the control characters from this field.");
+        errors.add(field, crate::text::PARAGRAPHS_MESSAGE);
     }
     t.to_owned()
 }

@@ -13,6 +13,7 @@ use crate::choices::{
 use crate::email::EmailAddress;
 use crate::errors::FieldErrors;
 use crate::institution::{AccessTier, Institution};
+use crate::text::{self, Kind};
 use crate::username::Username;
 
 pub const NAME_MAX: usize = 80;
@@ -95,17 +96,15 @@ pub fn validate_step1(
             Some(r)
         }
     };
-    let role_other = optional_text(&input.role_other);
-    if role == Some(Role::Other) {
-        match &role_other {
-            None => errors.add("role_other", "Describe your role."),
-            Some(t) if t.chars().count() > OTHER_TEXT_MAX => errors.add(
-                "role_other",
-                format!("Use at most {OTHER_TEXT_MAX} characters."),
-            ),
-            _ => {}
+    let role_other = if role == Some(Role::Other) {
+        let t = optional_line(&mut errors, "role_other", &input.role_other, OTHER_TEXT_MAX);
+        if t.is_none() {
+            errors.add("role_other", "Describe your role.");
         }
-    }
+        t
+    } else {
+        optional_text(&input.role_other)
+    };
     match (errors.is_empty(), institution, email, role) {
         (true, Some(inst), Some(email), Some(role)) => Ok(Affiliation {
             institution: inst.short_name.clone(),
@@ -194,12 +193,24 @@ fn optional_text(s: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
+/// An optional one-line answer, at most `max` characters.
+fn optional_line(errors: &mut FieldErrors, field: &str, value: &str, max: usize) -> Option<String> {
+    let t = optional_text(value)?;
+    if t.chars().count() > max {
+        errors.add(field, format!("Use at most {max} characters."));
+    } else if let Err(m) = text::check(&t, Kind::Line) {
+        errors.add(field, m);
+    }
+    Some(t)
+}
+
 fn required_text(
     errors: &mut FieldErrors,
     field: &str,
     value: &str,
     max: usize,
     missing: &str,
+    kind: Kind,
 ) -> String {
     let t = value.trim();
     if t.is_empty() {
@@ -212,11 +223,8 @@ fn required_text(
                 t.chars().count()
             ),
         );
-    } else if t
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        errors.add(field, "Remove the control characters from this field.");
+    } else if let Err(m) = text::check(t, kind) {
+        errors.add(field, m);
     }
     t.to_owned()
 }
@@ -293,6 +301,7 @@ pub fn validate_step2(
         &input.given_name,
         NAME_MAX,
         "Enter your first name.",
+        Kind::Line,
     );
     let family_name = required_text(
         &mut errors,
@@ -300,6 +309,7 @@ pub fn validate_step2(
         &input.family_name,
         NAME_MAX,
         "Enter your last name.",
+        Kind::Line,
     );
     let degrees = codes(&mut errors, "degrees", &input.degrees, Degree::from_code);
     if degrees.contains(&Degree::NoDegree) && degrees.len() > 1 {
@@ -320,23 +330,16 @@ pub fn validate_step2(
         &input.street1,
         ADDRESS_FIELD_MAX,
         "Enter the street address.",
+        Kind::Line,
     );
-    let street2 = optional_text(&input.street2);
-    if street2
-        .as_deref()
-        .is_some_and(|s| s.chars().count() > ADDRESS_FIELD_MAX)
-    {
-        errors.add(
-            "street2",
-            format!("Use at most {ADDRESS_FIELD_MAX} characters."),
-        );
-    }
+    let street2 = optional_line(&mut errors, "street2", &input.street2, ADDRESS_FIELD_MAX);
     let city = required_text(
         &mut errors,
         "city",
         &input.city,
         ADDRESS_FIELD_MAX,
         "Enter the city.",
+        Kind::Line,
     );
     let state = required_text(
         &mut errors,
@@ -344,6 +347,7 @@ pub fn validate_step2(
         &input.state,
         ADDRESS_FIELD_MAX,
         "Enter the state or province.",
+        Kind::Line,
     );
     let zip = required_text(
         &mut errors,
@@ -351,6 +355,7 @@ pub fn validate_step2(
         &input.zip,
         ZIP_MAX,
         "Enter the zip or postal code.",
+        Kind::Line,
     );
     let country = required_text(
         &mut errors,
@@ -358,6 +363,7 @@ pub fn validate_step2(
         &input.country,
         ADDRESS_FIELD_MAX,
         "Enter the country.",
+        Kind::Line,
     );
     let research_background = required_text(
         &mut errors,
@@ -365,6 +371,7 @@ pub fn validate_step2(
         &input.research_background,
         RESEARCH_BACKGROUND_MAX,
         "Describe your background, experience and research interests.",
+        Kind::Paragraphs,
     );
     let discovery = codes(
         &mut errors,
@@ -378,17 +385,20 @@ pub fn validate_step2(
             "Select at least one way you heard about the workbench.",
         );
     }
-    let discovery_other = optional_text(&input.discovery_other);
-    if discovery.contains(&DiscoverySource::Other) {
-        match &discovery_other {
-            None => errors.add("discovery_other", "Tell us where you heard about us."),
-            Some(t) if t.chars().count() > OTHER_TEXT_MAX => errors.add(
-                "discovery_other",
-                format!("Use at most {OTHER_TEXT_MAX} characters."),
-            ),
-            _ => {}
+    let discovery_other = if discovery.contains(&DiscoverySource::Other) {
+        let t = optional_line(
+            &mut errors,
+            "discovery_other",
+            &input.discovery_other,
+            OTHER_TEXT_MAX,
+        );
+        if t.is_none() {
+            errors.add("discovery_other", "Tell us where you heard about us.");
         }
-    }
+        t
+    } else {
+        optional_text(&input.discovery_other)
+    };
 
     let race = codes(&mut errors, "race", &input.race, RaceEthnicity::from_code);
     let gender = codes(

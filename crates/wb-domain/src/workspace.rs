@@ -30,8 +30,11 @@ pub enum WorkspaceNameError {
     /// More than [`NAME_MAX`] characters after trimming.
     #[error("A workspace name is at most {NAME_MAX} characters (this has {0}).")]
     TooLong(usize),
-    /// A control character (a line break, a tab, …).
-    #[error("A workspace name may not contain line breaks, tabs or other control characters.")]
+    /// A control character (a line break, a tab, …) or a text-direction control.
+    #[error(
+        "A workspace name may not contain line breaks, tabs, other control characters or \
+         text-direction controls."
+    )]
     ControlCharacter,
     /// Only punctuation, symbols or spaces.
     #[error("A workspace name needs at least one letter or digit.")]
@@ -50,7 +53,7 @@ impl WorkspaceName {
         if n > NAME_MAX {
             return Err(WorkspaceNameError::TooLong(n));
         }
-        if s.chars().any(char::is_control) {
+        if crate::text::check(s, crate::text::Kind::Line).is_err() {
             return Err(WorkspaceNameError::ControlCharacter);
         }
         if !s.chars().any(char::is_alphanumeric) {
@@ -301,6 +304,10 @@ mod tests {
         );
         assert_eq!(
             WorkspaceName::parse("line\nbreak"),
+            Err(WorkspaceNameError::ControlCharacter)
+        );
+        assert_eq!(
+            WorkspaceName::parse("study\u{202E}gnp.exe"),
             Err(WorkspaceNameError::ControlCharacter)
         );
         assert_eq!(

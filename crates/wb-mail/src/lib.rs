@@ -77,6 +77,8 @@ pub enum MailError {
 #[derive(Debug, Clone, Default)]
 pub struct MemoryOutbox {
     messages: Arc<Mutex<Vec<OutgoingEmail>>>,
+    /// Sends wait while [`MemoryOutbox::hold`]'s guard lives (a slow mail server, for tests).
+    gate: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl MemoryOutbox {
@@ -108,6 +110,13 @@ impl MemoryOutbox {
             .rev()
             .find(|m| normalize_address(&m.to) == wanted)
             .cloned()
+    }
+
+    /// Makes every send through this outbox wait until the returned guard is dropped, as a
+    /// mail server that does not answer would: tests use it to prove that a page does not
+    /// wait for its e-mail.
+    pub async fn hold(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.gate.clone().write_owned().await
     }
 
     /// Forget every recorded message.
@@ -315,6 +324,7 @@ impl Mailer {
                 }
             },
             Transport::Memory(outbox) => {
+                let _open = outbox.gate.read().await;
                 outbox.push(email.clone());
                 tracing::debug!(to = %email.to, subject = %email.subject, "e-mail kept in memory");
             }

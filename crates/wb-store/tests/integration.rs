@@ -15,7 +15,9 @@ macro_rules! conformance {
             $(#[tokio::test] async fn $name() { super::$name(wb_store::testing::sqlite().await).await })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[ignore = "needs PostgreSQL: set WB_TEST_POSTGRES_URL (scripts/test starts one and runs these)"]
+            async fn $name() {
                 if let Some(s) = wb_store::testing::postgres().await { super::$name(s).await }
             })*
         }

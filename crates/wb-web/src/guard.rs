@@ -178,20 +178,42 @@ pub async fn request_context(
     parts.extensions.insert(ctx);
 
     let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let api = parts.uri.path().starts_with("/api/");
+    // Every answer gets the security headers, the refusals below included; API paths answer
+    // in JSON.
+    let finish = |response: Response, set_pre: Option<String>| {
+        let response = if api {
+            as_api_error(response)
+        } else {
+            response
+        };
+        with_headers(&state, response, set_pre)
+    };
     if parts.method == Method::TRACE {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return finish(
+            error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not allowed",
+                "The workbench does not answer this kind of request.",
+            ),
+            None,
+        );
     }
     let request = if unsafe_method {
         if is_cross_site(&parts.headers, &state.config.http.public_url) {
-            return with_headers(&state, csrf_failure(), None);
+            return finish(csrf_failure(), None);
         }
         let bytes = match axum::body::to_bytes(body, 256 * 1024).await {
             Ok(b) => b,
             Err(_) => {
-                return error_page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Too much data",
-                    "The form sent more data than the workbench accepts (256 KiB).",
+                return finish(
+                    error_page(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Too much data",
+                        "The form sent more data than the workbench accepts (256 KiB). Nothing \
+                         was changed.",
+                    ),
+                    None,
                 );
             }
         };
@@ -210,7 +232,7 @@ pub async fn request_context(
             None => state.signer.verify_tag("csrf-pre", &pre_token, &t),
         });
         if !ok {
-            return with_headers(&state, csrf_failure(), None);
+            return finish(csrf_failure(), None);
         }
         Request::from_parts(parts, Body::from(bytes))
     } else {
@@ -218,7 +240,44 @@ pub async fn request_context(
     };
     let response = next.run(request).await;
     let set_pre = existing_pre.is_none().then_some(pre_token);
-    with_headers(&state, response, set_pre)
+    finish(response, set_pre)
+}
+
+/// An error answer on an API path that is not JSON yet (an unknown path, a wrong method, a
+/// refused form token, too much data) becomes the API's JSON error with the same status.
+fn as_api_error(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (error, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "There is no API resource at this path."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This API resource does not accept this method.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "The request body is over 256 KiB."),
+        StatusCode::FORBIDDEN => (
+            "forbidden",
+            "Refused: a state-changing call needs the x-csrf-token header of your session and \
+             must come from this site.",
+        ),
+        _ => ("error", "The request could not be answered."),
+    };
+    let mut r = (
+        status,
+        axum::Json(serde_json::json!({ "error": error, "message": message })),
+    )
+        .into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        r.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    r
 }
 
 fn with_headers(state: &AppState, mut response: Response, set_pre: Option<String>) -> Response {

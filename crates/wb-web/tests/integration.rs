@@ -1,7 +1,12 @@
 //! HTTP tests against a real server on 127.0.0.1, on SQLite and (when the test command
 //! provides one) PostgreSQL. Mail goes to the memory transport; time is a manual clock.
+//!
+//! Cases that need a peer (PostgreSQL, the OpenID Connect provider) are `#[ignore]`d with the
+//! reason, so a plain `cargo test` lists them as ignored instead of passing them unrun;
+//! scripts/test starts the peers and runs them with `--include-ignored`.
 
 mod access;
+mod hardening;
 mod support;
 mod workspaces_tests;
 
@@ -12,14 +17,18 @@ use support::{TestApp, field, label_of, revealed_by, text_by_id, text_of};
 macro_rules! on_both_databases {
     (spawn = $spawn:path; $($name:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[ignore = "needs an OpenID Connect provider: set WB_TEST_OIDC_ISSUER (scripts/test starts one and runs these)"]
+            async fn $name() {
                 if let Some(app) = $spawn(wb_store::testing::sqlite().await).await {
                     super::$name(app).await
                 }
             })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[ignore = "needs PostgreSQL and an OpenID Connect provider: set WB_TEST_POSTGRES_URL and WB_TEST_OIDC_ISSUER (scripts/test starts both and runs these)"]
+            async fn $name() {
                 if let Some(s) = wb_store::testing::postgres().await
                     && let Some(app) = $spawn(s).await {
                     super::$name(app).await
@@ -34,7 +43,9 @@ macro_rules! on_both_databases {
             })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[ignore = "needs PostgreSQL: set WB_TEST_POSTGRES_URL (scripts/test starts one and runs these)"]
+            async fn $name() {
                 if let Some(s) = wb_store::testing::postgres().await {
                     super::$name(super::TestApp::spawn(s).await).await
                 }

@@ -65,13 +65,20 @@ pub async fn create(
     Form(f): Form<CreateForm>,
 ) -> WebResult<Response> {
     let name = f.name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
+    let problem = if name.is_empty() || name.chars().count() > 120 {
+        Some("Name the group (1 to 120 characters).".to_owned())
+    } else {
+        wb_domain::text::check(name, wb_domain::text::Kind::Line)
+            .err()
+            .map(str::to_owned)
+    };
+    if let Some(problem) = problem {
         let p = groups_page(
             &state,
             &s,
             f.name.clone(),
             String::new(),
-            Some("Name the group (1 to 120 characters).".into()),
+            Some(problem),
             None,
         )
         .await?;

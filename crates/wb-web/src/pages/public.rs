@@ -146,10 +146,17 @@ pub async fn institution_request_submit(
         ),
     ];
     for (field, value, max, missing) in limits {
+        let kind = if field == "reason" {
+            wb_domain::text::Kind::Paragraphs
+        } else {
+            wb_domain::text::Kind::Line
+        };
         if value.is_empty() {
             errors.add(field, missing);
         } else if value.chars().count() > max {
             errors.add(field, format!("Use at most {max} characters."));
+        } else if let Err(m) = wb_domain::text::check(value, kind) {
+            errors.add(field, m);
         }
     }
     let email = EmailAddress::parse(&form.contact_email);

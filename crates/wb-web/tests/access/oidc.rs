@@ -340,6 +340,7 @@ async fn verify_directly(
 }
 
 #[tokio::test]
+#[ignore = "needs an OpenID Connect provider: set WB_TEST_OIDC_ISSUER (scripts/test starts one and runs these)"]
 async fn required_acr_is_requested_and_the_provider_honours_it() {
     let Some(issuer) = shared_issuer() else {
         return;
@@ -369,6 +370,7 @@ async fn required_acr_is_requested_and_the_provider_honours_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs an OpenID Connect provider: set WB_TEST_OIDC_ISSUER (scripts/test starts one and runs these)"]
 async fn a_sign_in_code_is_refused_the_second_time() {
     let Some(issuer) = shared_issuer() else {
         return;
@@ -536,6 +538,7 @@ async fn verify_through_pages(app: &TestApp, username: &str, login: &str) -> Res
 }
 
 #[tokio::test]
+#[ignore = "needs an OpenID Connect provider: set WB_TEST_OIDC_ISSUER (scripts/test starts one and runs these)"]
 async fn a_rotated_signing_key_is_fetched_again_but_not_for_every_bad_token() {
     let Some(provider) = OwnProvider::start(None).await else {
         return;
@@ -588,6 +591,7 @@ async fn a_rotated_signing_key_is_fetched_again_but_not_for_every_bad_token() {
 }
 
 #[tokio::test]
+#[ignore = "needs an OpenID Connect provider: set WB_TEST_OIDC_ISSUER (scripts/test starts one and runs these)"]
 async fn a_key_replaced_under_its_id_fails_the_signature_until_the_keys_are_old() {
     let Some(provider) = OwnProvider::start(Some("the-only-key")).await else {
         return;

@@ -17,7 +17,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub store: Store,
     pub state: AppState,
-    _shutdown: tokio::sync::oneshot::Sender<()>,
+    _shutdown: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
 pub struct Resp {
@@ -214,9 +214,10 @@ impl TestApp {
 
     pub async fn spawn_with(store: Store, start: i64, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::default();
-        adjust(&mut config);
         config.throttle.account_failures = 3;
         config.throttle.ip_failures = 1000;
+        config.throttle.mail_per_ip_per_hour = 1000;
+        adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -227,7 +228,8 @@ impl TestApp {
         let (mailer, outbox): (Mailer, MemoryOutbox) = Mailer::memory(&config.mail.from);
         let state = AppState::new(store.clone(), mailer, &[42u8; 32], config, clock.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(wb_web::serve(listener, state.clone(), async {
+        // What `wb serve` runs: the server and the scheduled jobs.
+        tokio::spawn(wb_web::run(listener, state.clone(), async {
             let _ = rx.await;
         }));
         let jar = Arc::new(reqwest::cookie::Jar::default());
@@ -244,7 +246,7 @@ impl TestApp {
             clock,
             store,
             state,
-            _shutdown: tx,
+            _shutdown: Arc::new(tx),
         }
     }
 
@@ -479,6 +481,25 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// The same server seen from another browser (its own cookies): for two people at once.
+    pub fn another_browser(&self) -> TestApp {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        TestApp {
+            base: self.base.clone(),
+            client: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(redirect::Policy::none())
+                .build()
+                .unwrap(),
+            jar,
+            outbox: self.outbox.clone(),
+            clock: self.clock.clone(),
+            store: self.store.clone(),
+            state: self.state.clone(),
+            _shutdown: self._shutdown.clone(),
+        }
+    }
+
     /// The newest e-mail to `to` whose subject contains `subject`, waiting up to five seconds
     /// for it (some are sent after the answer, off the request path).
     pub async fn mail_to(&self, to: &str, subject: &str) -> wb_mail::OutgoingEmail {
