@@ -115,6 +115,23 @@ pub const QUESTIONS: &[Question] = &[
     Q6_REVIEW,
 ];
 
+/// The question a form field of the statement answers (`purposes` → question 1, …).
+pub fn question_of_field(field: &str) -> Option<&'static Question> {
+    Some(match field {
+        "purposes" | "research_areas" | "disease_of_focus" | "other_purpose_details" => {
+            &Q1_PRIMARY_PURPOSE
+        }
+        "intended_study" => &Q2_1_INTENDED_STUDY,
+        "scientific_approach" => &Q2_2_SCIENTIFIC_APPROACH,
+        "anticipated_findings" => &Q2_3_ANTICIPATED_FINDINGS,
+        "dissemination" | "dissemination_other" => &Q3_DISSEMINATION,
+        "outcomes" => &Q4_OUTCOMES,
+        "population" | "population_groups" | "population_other" => &Q5_POPULATION,
+        "review_requested" => &Q6_REVIEW,
+        _ => return None,
+    })
+}
+
 /// One option of a question, as a template renders it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Choice {
@@ -806,6 +823,24 @@ pub fn training_input() -> ResearchPurposeInput {
         population: PopulationAnswer::No.code().to_owned(),
         review_requested: ReviewRequest::No.code().to_owned(),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod field_tests {
+    use super::*;
+
+    /// Every field the validation can name belongs to a question, so the form can say which
+    /// question is left.
+    #[test]
+    fn every_validated_field_has_its_question() {
+        let errors = validate(&ResearchPurposeInput::default()).unwrap_err();
+        assert!(!errors.is_empty());
+        for (field, _) in errors.iter() {
+            assert!(question_of_field(field).is_some(), "{field}");
+        }
+        assert_eq!(question_of_field("dissemination").unwrap().number, "3");
+        assert_eq!(question_of_field("name"), None);
     }
 }
 

@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
             "/workspaces/new",
             get(workspaces::new_form).post(workspaces::new_submit),
         )
+        .route("/workspaces/new/check", post(workspaces::new_check))
         .route("/workspaces/confirm", post(workspaces::confirm))
         .route("/workspaces/{ns}", get(workspaces::data))
         .route("/workspaces/{ns}/about", get(workspaces::about))

@@ -8,14 +8,6 @@ document.addEventListener("input", (event) => {
   if (out) out.textContent = `${[...el.value].length} / ${max} characters`;
 });
 
-// "Create Workspace" turns active only when the form is complete (the server checks again).
-for (const form of document.querySelectorAll("form[data-require-complete]")) {
-  const button = form.querySelector("[data-complete-button]");
-  const update = () => { if (button) button.disabled = !form.checkValidity(); };
-  form.addEventListener("input", update);
-  form.addEventListener("change", update);
-  update();
-}
 
 // A live check (htmx) replaces the field's status message, the server's error included; the
 // field's invalid mark follows the new answer.

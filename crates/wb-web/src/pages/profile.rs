@@ -82,6 +82,9 @@ struct HomePage {
     given_name: String,
     registered: bool,
     controlled: bool,
+    /// "Workspaces +" and the user's workspaces, as the guide's home page has them.
+    rows: Vec<super::workspaces::ListRow>,
+    can_create: bool,
 }
 
 /// The workbench home, behind "Get Started".
@@ -95,5 +98,7 @@ pub async fn home(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebRe
         given_name: s.user.given_name.clone(),
         registered: true,
         controlled: a.has_tier(AccessTier::Controlled),
+        rows: super::workspaces::list_rows(&state, &s, &a).await?,
+        can_create: true,
     })
 }

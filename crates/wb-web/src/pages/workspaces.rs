@@ -98,26 +98,23 @@ pub async fn credits_left(state: &AppState, user_id: i64) -> WebResult<i64> {
     Ok(credits::balance_cents(&entries))
 }
 
-struct ListRow {
-    namespace: String,
-    name: String,
-    tier: &'static str,
-    role: &'static str,
-    created: String,
-    locked: Option<String>,
+pub struct ListRow {
+    pub namespace: String,
+    pub name: String,
+    pub tier: &'static str,
+    pub role: &'static str,
+    pub created: String,
+    pub locked: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "workspaces.html")]
-struct ListPage {
-    layout: Layout,
-    rows: Vec<ListRow>,
-    can_create: bool,
-}
-
-pub async fn list(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
-    let a = registration::load(&state, &s.user).await?;
-    let rows = state
+/// The user's workspaces as the lists show them (newest first; a workspace whose tier the
+/// user lost is listed, locked, with what to renew).
+pub async fn list_rows(
+    state: &AppState,
+    s: &Session,
+    a: &registration::AccessState,
+) -> WebResult<Vec<ListRow>> {
+    Ok(state
         .store
         .workspaces_of(s.user.id)
         .await?
@@ -140,11 +137,36 @@ pub async fn list(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebRe
                 created: state.date(w.created_at),
             }
         })
-        .collect();
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<ListRow>,
+    can_create: bool,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    deleted: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Query(q): Query<ListQuery>,
+) -> WebResult<Response> {
+    let a = registration::load(&state, &s.user).await?;
+    let rows = list_rows(&state, &s, &a).await?;
     ok(&ListPage {
         layout: Layout::new("Workspaces", &s.ctx, Some(&s)),
         rows,
         can_create: a.has_tier(AccessTier::Registered),
+        notice: q.deleted.map(|_| "Workspace deleted."),
     })
 }
 
@@ -157,6 +179,8 @@ pub struct RawWorkspaceForm {
     name: String,
     tier: String,
     cdr_version: String,
+    cdr_version_registered: String,
+    cdr_version_controlled: String,
     billing: String,
     purposes: Vec<String>,
     research_areas: Vec<String>,
@@ -179,8 +203,19 @@ impl From<RawWorkspaceForm> for WorkspaceForm {
         WorkspaceForm {
             duplicate_of: r.duplicate_of,
             name: r.name,
-            tier: r.tier,
-            cdr_version: r.cdr_version,
+            tier: r.tier.clone(),
+            // One dataset list per tier (only the chosen tier's is shown); a plain
+            // `cdr_version` (an API client) wins.
+            cdr_version: if r.cdr_version.is_empty() {
+                match r.tier.as_str() {
+                    "controlled" => r.cdr_version_controlled.clone(),
+                    _ => r.cdr_version_registered.clone(),
+                }
+            } else {
+                r.cdr_version.clone()
+            },
+            cdr_version_registered: r.cdr_version_registered,
+            cdr_version_controlled: r.cdr_version_controlled,
             billing: r.billing,
             purpose: ResearchPurposeInput {
                 purposes: r.purposes,
@@ -212,8 +247,14 @@ pub struct WorkspaceForm {
     pub name: String,
     #[serde(default)]
     pub tier: String,
+    /// The dataset version for the chosen tier.
     #[serde(default)]
     pub cdr_version: String,
+    /// What each tier's list shows chosen (kept when the tier changes and the form comes back).
+    #[serde(default)]
+    pub cdr_version_registered: String,
+    #[serde(default)]
+    pub cdr_version_controlled: String,
     #[serde(default)]
     pub billing: String,
     pub purpose: ResearchPurposeInput,
@@ -229,8 +270,15 @@ struct TierOption {
 struct VersionOption {
     id: i64,
     name: String,
-    tier: String,
-    is_default: bool,
+}
+
+/// One tier's dataset list on the form.
+struct TierVersions {
+    tier: &'static str,
+    label: &'static str,
+    /// The id chosen in this list.
+    chosen: String,
+    versions: Vec<VersionOption>,
 }
 
 struct RusChoices {
@@ -266,7 +314,10 @@ struct NewPage {
     form: WorkspaceForm,
     errors: FieldErrors,
     tiers: Vec<TierOption>,
-    versions: Vec<VersionOption>,
+    versions: Vec<TierVersions>,
+    /// The "Create Workspace" state (filled in by `new_check` as the form is edited).
+    missing: Vec<String>,
+    checked: bool,
     credits: String,
     accounts: Vec<(String, String)>,
     name_rules: &'static str,
@@ -311,14 +362,36 @@ async fn new_page(
             reason,
         });
         if held {
-            for v in state.store.cdr_versions(t.code()).await? {
-                versions.push(VersionOption {
-                    id: v.id,
-                    name: v.name,
-                    tier: v.tier,
-                    is_default: v.is_default,
-                });
-            }
+            let list = state.store.cdr_versions(t.code()).await?;
+            let typed = match t {
+                AccessTier::Registered => &form.cdr_version_registered,
+                AccessTier::Controlled => &form.cdr_version_controlled,
+            };
+            // What this list shows chosen: what was chosen in it, else (for the chosen tier)
+            // the version the form carries, else the tier's default.
+            let chosen = if !typed.is_empty() {
+                typed.clone()
+            } else if form.tier == t.code() && !form.cdr_version.is_empty() {
+                form.cdr_version.clone()
+            } else {
+                list.iter()
+                    .find(|v| v.is_default)
+                    .or(list.first())
+                    .map(|v| v.id.to_string())
+                    .unwrap_or_default()
+            };
+            versions.push(TierVersions {
+                tier: t.code(),
+                label: t.label(),
+                chosen,
+                versions: list
+                    .into_iter()
+                    .map(|v| VersionOption {
+                        id: v.id,
+                        name: v.name,
+                    })
+                    .collect(),
+            });
         }
     }
     let credits = credits::format_dollars(credits_left(state, s.user.id).await?);
@@ -338,6 +411,8 @@ async fn new_page(
         errors,
         tiers,
         versions,
+        missing: Vec::new(),
+        checked: false,
         credits,
         name_rules: workspace::NAME_RULES,
         c: rus_choices(),
@@ -419,6 +494,65 @@ async fn form_again(
     )
     .await?;
     page(status, &p)
+}
+
+/// What is still missing before "Create Workspace" is accepted, in form order, named as the
+/// form names it ("Workspace name", "Question 3"). It comes from the same `check_form` the
+/// submit runs, so the button's state and the server's answer agree.
+fn still_to_answer(errors: &FieldErrors) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |s: String| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    for (field, label) in [
+        ("name", "Workspace name"),
+        ("tier", "Data access tier"),
+        ("cdr_version", "Dataset version"),
+        ("billing", "Billing"),
+    ] {
+        if errors.get(field).is_some() {
+            push(label.to_owned());
+        }
+    }
+    for q in research_purpose::QUESTIONS {
+        if errors.iter().any(|(f, _)| {
+            research_purpose::question_of_field(f).is_some_and(|x| x.number == q.number)
+        }) {
+            push(format!("Question {}", q.number));
+        }
+    }
+    out
+}
+
+#[derive(Template)]
+#[template(path = "workspace_create_state.html")]
+struct CreateState {
+    missing: Vec<String>,
+    checked: bool,
+}
+
+/// The "Create Workspace" button as the form stands (htmx, as the researcher fills it in):
+/// disabled with what is left named, or enabled. Writes nothing.
+pub async fn new_check(
+    State(state): State<AppState>,
+    SignedIn(s): SignedIn,
+    Form(raw): Form<RawWorkspaceForm>,
+) -> WebResult<Response> {
+    let form = WorkspaceForm::from(raw);
+    let missing = match check_form(&state, &s, &form).await? {
+        Ok(_) => Vec::new(),
+        Err(errors) => still_to_answer(&errors),
+    };
+    Ok(axum::response::Html(
+        CreateState {
+            missing,
+            checked: true,
+        }
+        .render()?,
+    )
+    .into_response())
 }
 
 /// A form that passed validation.
@@ -582,7 +716,7 @@ pub async fn confirm(
     };
     let ns = create(&state, &s, &checked).await?;
     match ns {
-        Ok(ns) => Ok(Redirect::to(&format!("/workspaces/{ns}")).into_response()),
+        Ok(ns) => Ok(Redirect::to(&format!("/workspaces/{ns}?created=1")).into_response()),
         Err(errors) => form_again(&state, &s, StatusCode::CONFLICT, form, errors).await,
     }
 }
@@ -641,6 +775,8 @@ pub async fn create(
 pub struct TabQuery {
     #[serde(default)]
     show: Option<String>,
+    #[serde(default)]
+    created: Option<String>,
 }
 
 struct Collaborator {
@@ -666,6 +802,7 @@ struct WorkspacePage {
     collaborators: Vec<Collaborator>,
     show: String,
     show_links: Vec<(&'static str, &'static str, bool)>,
+    notice: Option<&'static str>,
 }
 
 async fn workspace_page(
@@ -741,6 +878,7 @@ async fn workspace_page(
         .collect(),
         show,
         ws: o.ws,
+        notice: None,
     })
 }
 
@@ -752,7 +890,11 @@ pub async fn data(
 ) -> WebResult<Response> {
     let o = open_workspace(&state, &s, &ns, WorkspaceAction::View).await?;
     let show = q.show.unwrap_or_else(|| "all".into());
-    ok(&workspace_page(&state, &s, o, "data", show).await?)
+    let mut p = workspace_page(&state, &s, o, "data", show).await?;
+    p.notice = q
+        .created
+        .map(|_| "Workspace created. Share it from ABOUT → SHARE; its research purpose is now on the Research Hub.");
+    ok(&p)
 }
 
 pub async fn about(
@@ -895,6 +1037,7 @@ pub async fn duplicate_form(
         cdr_version: o.ws.cdr_version_id.to_string(),
         billing: "initial_credits".into(),
         purpose,
+        ..Default::default()
     };
     ok(&new_page(
         &state,

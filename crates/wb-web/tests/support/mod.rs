@@ -740,7 +740,7 @@ impl TestApp {
         let mut f: Vec<(String, String)> = vec![
             ("name".into(), name.into()),
             ("tier".into(), tier.into()),
-            ("cdr_version".into(), cdr_version.to_string()),
+            (format!("cdr_version_{tier}"), cdr_version.to_string()),
             ("billing".into(), "initial_credits".into()),
             ("intended_study".into(), p.intended_study.clone()),
             ("scientific_approach".into(), p.scientific_approach.clone()),
@@ -809,6 +809,7 @@ impl TestApp {
         r.location
             .unwrap()
             .trim_start_matches("/workspaces/")
+            .trim_end_matches("?created=1")
             .to_owned()
     }
 }
