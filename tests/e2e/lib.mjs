@@ -679,7 +679,10 @@ export async function fillSignupStep2(page, account, { checkErrors = false } = {
   if (checkErrors) {
     const messages = (await page.locator('main').innerText()).match(/3 to 64 characters long/g) ?? [];
     assert.equal(messages.length, 0, 'the error of the failed submit is still shown under "available"');
-    assert.equal(await usernameField.getAttribute('aria-invalid'), null, 'the username is still marked invalid');
+    // htmx fires htmx:load (app.js clears the mark) when the swap settles, just after the text.
+    await eventually(async () =>
+      assert.equal(await usernameField.getAttribute('aria-invalid'), null, 'the username is still marked invalid'),
+    );
   }
 
   await page.getByLabel('First name', { exact: true }).fill(account.given);

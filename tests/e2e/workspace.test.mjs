@@ -99,11 +99,9 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     }
   });
 
-  await step('2. OWNER: Get Started → home → Workspaces → "+"', async () => {
+  await step('2. OWNER: Get Started → home: "Workspaces +" → "+"', async () => {
     await getStarted(page);
-    await page.getByRole('link', { name: 'Workspaces', exact: true }).last().click();
-    await page.waitForURL((url) => url.pathname === '/workspaces');
-    await expectHeading(page, 'Workspaces');
+    await seen(page.getByRole('heading', { name: 'Workspaces', level: 2, exact: true }), 'the home page "Workspaces"');
     await page.getByRole('link', { name: 'Create a new workspace', exact: true }).click();
     await page.waitForURL((url) => url.pathname === '/workspaces/new');
     await expectHeading(page, 'Create a new workspace');
@@ -114,13 +112,19 @@ test('the owner creates the training workspace and shares it as Reader; the coll
 
     await page.getByLabel('Workspace name', { exact: true }).fill(wsName);
     await page.getByRole('radio', { name: 'Controlled Tier', exact: true }).check();
-    const version = page.getByLabel('Dataset version', { exact: true });
+    // The dataset list follows the tier; its default, the tier's newest version, is kept.
+    const version = page.locator('select[name="cdr_version_controlled"]');
+    await eventually(async () => assert.equal(await version.isVisible(), true, 'the Controlled Tier dataset list is hidden'));
     assert.equal(
-      await version.locator('option', { hasText: 'Controlled Tier Dataset v7' }).count(),
-      1,
+      await page.locator('select[name="cdr_version_registered"]').isVisible(),
+      false,
+      'the Registered Tier dataset list still shows after choosing "Controlled Tier"',
+    );
+    assert.equal(
+      (await version.locator('option:checked').innerText()).trim(),
+      'Controlled Tier Dataset v7',
       `"Dataset version" offers: ${(await version.locator('option').allInnerTexts()).join(' | ')}`,
     );
-    await version.selectOption({ label: 'Controlled Tier Dataset v7' });
     const billing = page.getByLabel('Select a current billing account', { exact: true });
     assert.equal(
       (await billing.locator('option:checked').innerText()).trim(),
@@ -141,6 +145,13 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     await otherWay.fill(DISSEMINATION);
     await page.getByRole('checkbox', { name: 'None of these statements apply to this research project', exact: true }).check();
     await expectCreateButton(true, '"Create Workspace" is active before questions 5 and 6 are answered');
+    await eventually(async () =>
+      assert.match(
+        await page.locator('#create-missing').innerText(),
+        /^To create the workspace, answer: Question 5, Question 6\.$/,
+        'the page does not name what is left',
+      ),
+    );
     await page.getByRole('radio', { name: 'No, my study will not center on underrepresented populations', exact: true }).check();
     await page
       .getByRole('radio', { name: 'No, I have no concerns at this time about potential stigmatization based on my study.', exact: true })
@@ -177,6 +188,7 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     assert.ok(m, `after "Confirm" the page is ${pathOf(page)}, expected /workspaces/<namespace>`);
     namespace = m[1];
     assert.equal(lastDocument(page)?.status(), 200, 'the workspace page status');
+    await seen(page.getByRole('status').getByText(/^Workspace created\./), 'the "Workspace created" message');
   });
 
   await step('5. DATA ANALYSIS and ABOUT; SHARE with the collaborator as Reader', async () => {

@@ -16,7 +16,25 @@ crate::on_both_databases!(
     billing_accounts_are_offered_to_members_only,
     training_groups_show_progress_to_their_instructor_only,
     role_action_matrix_is_enforced_on_the_server,
+    dataset_list_follows_the_tier_and_its_default_is_accepted,
+    create_button_state_agrees_with_the_server,
+    home_lists_workspaces_and_notices_say_what_happened,
 );
+
+/// The `<option>`s of the `<select name=…>`: (value, label, selected).
+fn options_of(html: &str, name: &str) -> Vec<(String, String, bool)> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(&format!("select[name=\"{name}\"] option")).unwrap();
+    doc.select(&sel)
+        .map(|o| {
+            (
+                o.value().attr("value").unwrap_or_default().to_owned(),
+                o.text().collect::<String>().trim().to_owned(),
+                o.value().attr("selected").is_some(),
+            )
+        })
+        .collect()
+}
 
 /// Every role against every workspace action that has a route, as a collaborator who is not
 /// the creator: what the role matrix allows answers 200 (or 303), the rest 403.
@@ -130,6 +148,7 @@ async fn billing_accounts_are_offered_to_members_only(app: TestApp) {
         .location
         .unwrap()
         .trim_start_matches("/workspaces/")
+        .trim_end_matches("?created=1")
         .to_owned();
     let about = app.get(&format!("/workspaces/{ns}/about")).await;
     assert!(text_of(&about.body).contains("Billing account Lindqvist lab grant"));
@@ -531,14 +550,20 @@ async fn create_workspace_with_confirm_step_and_public_directory(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let ns = r
-        .location
-        .unwrap()
+    let location = r.location.unwrap();
+    let ns = location
         .trim_start_matches("/workspaces/")
+        .trim_end_matches("?created=1")
         .to_owned();
     assert!(ns.starts_with("wb-lindqvist-cwml-training-"), "{ns}");
-    let page = app.get(&format!("/workspaces/{ns}")).await;
+    let page = app.get(&location).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        text_of(&page.body).contains("Workspace created."),
+        "the confirm step ends with a message"
+    );
+    let again = app.get(&format!("/workspaces/{ns}")).await;
+    assert!(!text_of(&again.body).contains("Workspace created."));
     for t in [
         "DATA ANALYSIS",
         "ABOUT",
@@ -765,4 +790,147 @@ async fn non_members_see_nothing_and_lost_tiers_lock_workspaces(app: TestApp) {
             && list.body.contains("renew on Data Access Requirements")
     );
     assert_eq!(app.store.directory().await.unwrap().len(), 1);
+}
+
+/// One dataset list per tier, each holding only that tier's versions with its newest chosen; a
+/// browser without script sends both lists, and the one of the chosen tier counts, so keeping
+/// the default after choosing "Controlled Tier" is accepted (the guide keeps it).
+async fn dataset_list_follows_the_tier_and_its_default_is_accepted(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let form = app.get("/workspaces/new").await;
+    let rt = options_of(&form.body, "cdr_version_registered");
+    let ct = options_of(&form.body, "cdr_version_controlled");
+    assert!(!rt.is_empty() && !ct.is_empty());
+    assert!(
+        rt.iter().all(|(_, l, _)| l.starts_with("Registered Tier")),
+        "{rt:?}"
+    );
+    assert!(
+        ct.iter().all(|(_, l, _)| l.starts_with("Controlled Tier")),
+        "{ct:?}"
+    );
+    let newest_ct = app.store.cdr_versions("controlled").await.unwrap()[0].clone();
+    let chosen: Vec<_> = ct.iter().filter(|(_, _, s)| *s).collect();
+    assert_eq!(chosen.len(), 1, "{ct:?}");
+    assert_eq!(chosen[0].0, newest_ct.id.to_string());
+    assert_eq!(chosen[0].1, newest_ct.name);
+    // Both lists' defaults sent, tier Controlled: accepted with the Controlled Tier version.
+    let newest_rt = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let mut fields = TestApp::workspace_fields("Kept default", "controlled", newest_ct.id);
+    fields.push(("cdr_version_registered".into(), newest_rt.to_string()));
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        crate::support::error_text(&r.body)
+    );
+    let state = field(&r.body, "state").unwrap();
+    let r = app
+        .submit_raw_form(
+            "/workspaces/confirm",
+            &r.body,
+            &[("state", &state), ("decision", "confirm")],
+        )
+        .await;
+    let ns = r
+        .location
+        .unwrap()
+        .trim_start_matches("/workspaces/")
+        .trim_end_matches("?created=1")
+        .to_owned();
+    let about = text_of(&app.get(&format!("/workspaces/{ns}/about")).await.body);
+    assert!(about.contains(&newest_ct.name), "{about}");
+    // The other tier's version in the chosen tier's list is still refused.
+    let fields = TestApp::workspace_fields("Crossed", "controlled", newest_rt);
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body).contains("belongs to another tier"));
+}
+
+/// The live check behind "Create Workspace" uses the server's own rules: with question 3
+/// unanswered the button is disabled and the page names "Question 3"; once complete it is
+/// enabled and the same answers are accepted. The check writes nothing.
+async fn create_button_state_agrees_with_the_server(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let cdr = app.store.cdr_versions("registered").await.unwrap()[0].id;
+    let mut fields = TestApp::workspace_fields("Checked study", "registered", cdr);
+    fields.retain(|(k, _)| k != "dissemination" && k != "dissemination_other");
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new/check", &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let missing = TestApp::by_id(&r.body, "create-missing").expect("what is left is named");
+    assert!(text_of(&missing).contains("Question 3"), "{missing}");
+    assert!(!text_of(&missing).contains("Question 1"), "{missing}");
+    assert!(r.body.contains("disabled"), "{}", r.body);
+    // The server refuses the same answers, at question 3.
+    let refused = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(TestApp::by_id(&refused.body, "dissemination-error").is_some());
+    // Question 3 answered: enabled, and the server accepts.
+    let fields = TestApp::workspace_fields("Checked study", "registered", cdr);
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new/check", &fields)
+        .await;
+    assert!(
+        TestApp::by_id(&r.body, "create-ready").is_some(),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("disabled"), "{}", r.body);
+    let accepted = app
+        .submit_owned("/workspaces/new", "/workspaces/new", &fields)
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK);
+    // An empty form names the workspace name first; nothing was written by any check.
+    let r = app
+        .submit_owned("/workspaces/new", "/workspaces/new/check", &[])
+        .await;
+    let missing = text_of(&TestApp::by_id(&r.body, "create-missing").unwrap());
+    assert!(
+        missing.starts_with("To create the workspace, answer: Workspace name"),
+        "{missing}"
+    );
+    assert!(app.store.directory().await.unwrap().is_empty());
+    // Signed out, the check is refused like the form.
+    app.sign_out().await;
+    let r = app.post_raw("/workspaces/new/check", &[], &[]).await;
+    assert_ne!(r.status, StatusCode::OK);
+}
+
+/// After "Get Started" the home page has "Workspaces +" and the user's workspaces; deleting
+/// one says so on the list.
+async fn home_lists_workspaces_and_notices_say_what_happened(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let home = app.get("/home").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        home.body.contains("href=\"/workspaces/new\""),
+        "{}",
+        home.body
+    );
+    let ns = app.create_workspace("Sleep and mood", "registered").await;
+    let home = app.get("/home").await;
+    assert!(text_of(&home.body).contains("Sleep and mood"));
+    assert!(home.body.contains(&format!("/workspaces/{ns}")));
+    let del = format!("/workspaces/{ns}/delete");
+    let r = app.submit(&del, &del, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text_of(&r.body));
+    let list = app.get(r.location.as_deref().unwrap()).await;
+    assert!(
+        text_of(&list.body).contains("Workspace deleted."),
+        "{}",
+        text_of(&list.body)
+    );
+    assert!(!text_of(&app.get("/home").await.body).contains("Sleep and mood"));
 }
