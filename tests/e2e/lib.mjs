@@ -38,7 +38,7 @@
 import { createHmac } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -452,8 +452,19 @@ export async function expectNoHorizontalOverflow(page) {
     for (const viewport of LAYOUT_VIEWPORTS) {
       await page.setViewportSize(viewport);
       const problems = await measure();
-      if (problems.length === 0) continue;
       const slug = `${pathOf(page)}`.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').toLowerCase() || 'home';
+      if (process.env.WB_E2E_SCREENSHOTS) {
+        // WB_E2E_SCREENSHOTS=DIR keeps a full-page screenshot of every page at each width, to
+        // look at (the first visit of a path wins; later visits are numbered).
+        await mkdir(process.env.WB_E2E_SCREENSHOTS, { recursive: true });
+        let n = 0, file;
+        do {
+          file = join(process.env.WB_E2E_SCREENSHOTS, `${slug}${n ? `-${n}` : ''}-${viewport.width}.png`);
+          n += 1;
+        } while (await access(file).then(() => true, () => false));
+        await page.screenshot({ path: file, fullPage: true });
+      }
+      if (problems.length === 0) continue;
       const file = `overflow-${slug}-${viewport.width}x${viewport.height}.png`;
       let shot = `tests/e2e/artifacts/${file}`;
       try {
