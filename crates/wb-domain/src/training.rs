@@ -3,9 +3,10 @@
 //! Two courses are written here: [`RESPONSIBLE_CONDUCT`], which every researcher completes for
 //! the Registered Tier, and [`CONTROLLED_TIER`], which adds what the Controlled Tier needs. A
 //! course is a list of modules to read and a bank of multiple-choice questions. An attempt asks
-//! a selection of questions chosen from a seed ([`draw`]), is scored by [`grade`] under an
-//! [`AssessmentPolicy`], and after a failed attempt [`retake_wait`] says when the next one may
-//! start.
+//! a selection of questions chosen afresh from a seed, preferring those the previous attempt did
+//! not ask ([`draw_avoiding`]), is scored by [`grade`] under an [`AssessmentPolicy`], and
+//! [`may_start_attempt`] says whether the next one may start now (the daily limit of attempts
+//! and the wait after a failed one) or when.
 
 use serde::Serialize;
 
@@ -83,7 +84,8 @@ pub fn course(key: &str) -> Option<&'static Course> {
     COURSES.iter().copied().find(|c| c.key == key)
 }
 
-/// How an assessment is run: its length, the pass mark and the wait before a retake.
+/// How an assessment is run: its length, the pass mark, how often it may be attempted and the
+/// wait before a retake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssessmentPolicy {
     /// How many questions one attempt asks.
@@ -92,15 +94,22 @@ pub struct AssessmentPolicy {
     pub pass_percent: u32,
     /// How long after a failed attempt the next one may start; 0 or less means at once.
     pub retake_wait_hours: i64,
+    /// At most this many attempts may start in any 24 hours (a rolling window: an attempt
+    /// counts until 24 hours after it started); 0 means no limit.
+    pub attempts_per_day: u32,
 }
 
 impl Default for AssessmentPolicy {
-    /// Ten questions, 80% to pass, 24 hours between a failed attempt and a retake.
+    /// Ten questions, 80% to pass, a retake at once after a failed attempt, and at most 3
+    /// attempts in any 24 hours. Each attempt draws its questions afresh ([`draw_avoiding`]),
+    /// so a retake at once asks mostly other questions, and the daily limit keeps guessing
+    /// through the bank slow.
     fn default() -> Self {
         Self {
             questions_per_attempt: 10,
             pass_percent: 80,
-            retake_wait_hours: 24,
+            retake_wait_hours: 0,
+            attempts_per_day: 3,
         }
     }
 }
@@ -142,6 +151,14 @@ impl SplitMix64 {
 /// its seed. When `n` is at least the number of modules, every module that has questions gets
 /// at least one.
 pub fn draw(course: &Course, seed: u64, n: usize) -> Vec<&'static str> {
+    draw_avoiding(course, seed, n, &[])
+}
+
+/// Like [`draw`], but questions in `avoid` (those the previous attempt asked) are chosen only
+/// when the others do not suffice: for `n` and every module's share, unseen questions come
+/// first. With no `avoid` it is exactly [`draw`]. The result still depends only on its
+/// arguments, and the order of asking is the seed's shuffle whichever questions are chosen.
+pub fn draw_avoiding(course: &Course, seed: u64, n: usize, avoid: &[&str]) -> Vec<&'static str> {
     let bank: &'static [Question] = course.bank;
     let n = n.min(bank.len());
     let mut rng = SplitMix64(seed);
@@ -151,17 +168,25 @@ pub fn draw(course: &Course, seed: u64, n: usize) -> Vec<&'static str> {
         let j = rng.below(i + 1);
         order.swap(i, j);
     }
+    // The order of preference: unseen questions first, each group in the shuffled order.
+    let seen = |i: &usize| avoid.contains(&bank[*i].id);
+    let preference: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|i| !seen(i))
+        .chain(order.iter().copied().filter(|i| seen(i)))
+        .collect();
     let mut chosen = vec![false; bank.len()];
     let mut count = 0;
     if n >= course.modules.len() {
         for module in course.modules {
-            if let Some(&i) = order.iter().find(|&&i| bank[i].module == module.key) {
+            if let Some(&i) = preference.iter().find(|&&i| bank[i].module == module.key) {
                 chosen[i] = true;
                 count += 1;
             }
         }
     }
-    for &i in &order {
+    for &i in &preference {
         if count >= n {
             break;
         }
@@ -198,9 +223,10 @@ pub enum GradeError {
     /// An answer names a question that this attempt did not ask.
     #[error("Question {0} was not part of this attempt, so an answer to it cannot be counted.")]
     NotAsked(String),
-    /// A question the attempt asked has no answer.
-    #[error("Question {0} has no answer. Answer every question before submitting.")]
-    Unanswered(String),
+    /// Questions the attempt asked have no answer: each as its number on the page (from 1, in
+    /// the order asked) and its id, in that order.
+    #[error("{}", unanswered_sentence(.0))]
+    Unanswered(Vec<(usize, String)>),
     /// A question is asked, or answered, more than once.
     #[error("Question {0} appears more than once; each question is asked and answered once.")]
     Duplicate(String),
@@ -210,6 +236,21 @@ pub enum GradeError {
     /// The attempt asked a question that is not in the course's bank.
     #[error("Question {0} is not in this course's question bank.")]
     UnknownQuestion(String),
+}
+
+/// "Question 5 has no answer." or "Questions 2 and 5 have no answer.", naming questions by
+/// their number on the page.
+fn unanswered_sentence(missing: &[(usize, String)]) -> String {
+    let numbers: Vec<String> = missing.iter().map(|(n, _)| n.to_string()).collect();
+    let tail = "Answer every question before submitting.";
+    match numbers.as_slice() {
+        [] => tail.to_owned(),
+        [one] => format!("Question {one} has no answer. {tail}"),
+        [init @ .., last] => format!(
+            "Questions {} and {last} have no answer. {tail}",
+            init.join(", ")
+        ),
+    }
 }
 
 /// Grades an attempt. `asked` are the ids the attempt asked (as [`draw`] returned them) and
@@ -247,13 +288,22 @@ pub fn grade(
         }
         chosen[pos] = Some(*option);
     }
+    let missing: Vec<(usize, String)> = questions
+        .iter()
+        .zip(&chosen)
+        .enumerate()
+        .filter(|(_, (_, answer))| answer.is_none())
+        .map(|(i, (q, _))| (i + 1, q.id.to_owned()))
+        .collect();
+    if !missing.is_empty() {
+        return Err(GradeError::Unanswered(missing));
+    }
     let mut correct: usize = 0;
     let mut wrong = Vec::new();
     for (question, answer) in questions.iter().zip(&chosen) {
         match answer {
-            None => return Err(GradeError::Unanswered(question.id.to_owned())),
             Some(a) if *a == question.correct => correct += 1,
-            Some(_) => wrong.push(question.id),
+            _ => wrong.push(question.id),
         }
     }
     let total = questions.len();
@@ -283,30 +333,123 @@ pub fn retake_wait(
     (now < allowed_at).then_some(allowed_at)
 }
 
-/// The sentence the assessment page shows about `policy`, for example "The assessment has 10
-/// questions. You pass with 80% or more. After a failed attempt you can retake it after 24
-/// hours."
-pub fn policy_statement(policy: &AssessmentPolicy) -> String {
-    let questions = match policy.questions_per_attempt {
+/// Seconds in the rolling window of [`AssessmentPolicy::attempts_per_day`].
+pub const DAY_SECONDS: i64 = 24 * 3600;
+
+/// Why a new attempt cannot start yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotYet {
+    /// The wait after the latest failed attempt runs until `until`.
+    RetakeWait { until: i64 },
+    /// `limit` attempts started in the 24 hours before now; the next may start at `until`,
+    /// 24 hours after the oldest of them.
+    DailyLimit { until: i64, limit: u32 },
+}
+
+impl NotYet {
+    /// When the next attempt may start (Unix seconds).
+    pub fn until(&self) -> i64 {
+        match *self {
+            NotYet::RetakeWait { until } | NotYet::DailyLimit { until, .. } => until,
+        }
+    }
+}
+
+/// Whether a new attempt may start at `now`, given when the user's earlier attempts at this
+/// course started (`started_at`, any order) and when the latest failed one was submitted.
+/// When both the retake wait and the daily limit hold it back, the one that ends later is
+/// reported, so its time is when an attempt really becomes possible.
+pub fn may_start_attempt(
+    started_at: &[i64],
+    last_failed_at: Option<i64>,
+    policy: &AssessmentPolicy,
+    now: i64,
+) -> Result<(), NotYet> {
+    let wait = retake_wait(last_failed_at, policy, now).map(|until| NotYet::RetakeWait { until });
+    let limit = policy.attempts_per_day;
+    let daily = if limit == 0 {
+        None
+    } else {
+        let mut recent: Vec<i64> = started_at
+            .iter()
+            .copied()
+            .filter(|&t| t <= now && now < t.saturating_add(DAY_SECONDS))
+            .collect();
+        recent.sort_unstable();
+        let limit_len = limit as usize;
+        // With k >= limit recent starts, a slot frees when the (k - limit + 1)-th oldest
+        // leaves the window.
+        (recent.len() >= limit_len).then(|| NotYet::DailyLimit {
+            until: recent[recent.len() - limit_len].saturating_add(DAY_SECONDS),
+            limit,
+        })
+    };
+    match (wait, daily) {
+        (None, None) => Ok(()),
+        (Some(x), None) | (None, Some(x)) => Err(x),
+        (Some(w), Some(d)) => Err(if d.until() >= w.until() { d } else { w }),
+    }
+}
+
+/// How many more attempts may start at `now` under the daily limit: `None` when there is no
+/// limit.
+pub fn attempts_left(started_at: &[i64], policy: &AssessmentPolicy, now: i64) -> Option<u32> {
+    (policy.attempts_per_day > 0).then(|| {
+        let recent = started_at
+            .iter()
+            .filter(|&&t| t <= now && now < t.saturating_add(DAY_SECONDS))
+            .count();
+        policy
+            .attempts_per_day
+            .saturating_sub(u32::try_from(recent).unwrap_or(u32::MAX))
+    })
+}
+
+/// The sentences the course and assessment pages show about `policy` for `course`, for example
+/// "The assessment asks 10 of the 25 questions in its question bank, drawn afresh for each
+/// attempt. You pass with 80% or more. You can start at most 3 attempts in any 24 hours, and
+/// after a failed attempt you can retake it immediately."
+pub fn policy_statement(course: &Course, policy: &AssessmentPolicy) -> String {
+    let bank = course.bank.len();
+    let asked = policy.questions_per_attempt.min(bank);
+    let questions = match asked {
         0 => "The assessment has no questions, so no attempt can pass.".to_owned(),
-        1 => "The assessment has 1 question.".to_owned(),
-        n => format!("The assessment has {n} questions."),
+        n if n == bank && n == 1 => {
+            "The assessment asks the 1 question in its question bank.".to_owned()
+        }
+        n if n == bank => format!(
+            "The assessment asks all {n} questions in its question bank, in a new order for each \
+             attempt."
+        ),
+        1 => format!(
+            "The assessment asks 1 of the {bank} questions in its question bank, drawn afresh \
+             for each attempt."
+        ),
+        n => format!(
+            "The assessment asks {n} of the {bank} questions in its question bank, drawn afresh \
+             for each attempt."
+        ),
     };
     let pass = match policy.pass_percent {
-        _ if policy.questions_per_attempt == 0 => None,
+        _ if asked == 0 => None,
         0 => Some("Every completed attempt passes.".to_owned()),
         100 => Some("You pass only with every answer correct.".to_owned()),
         p if p > 100 => Some("No score passes this assessment.".to_owned()),
         p => Some(format!("You pass with {p}% or more.")),
     };
     let retake = match policy.retake_wait_hours {
-        h if h <= 0 => "After a failed attempt you can retake it immediately.".to_owned(),
-        1 => "After a failed attempt you can retake it after 1 hour.".to_owned(),
-        h => format!("After a failed attempt you can retake it after {h} hours."),
+        h if h <= 0 => "after a failed attempt you can retake it immediately".to_owned(),
+        1 => "after a failed attempt you can retake it after 1 hour".to_owned(),
+        h => format!("after a failed attempt you can retake it after {h} hours"),
+    };
+    let attempts = match policy.attempts_per_day {
+        0 => format!("There is no limit on attempts, and {retake}."),
+        1 => format!("You can start at most 1 attempt in any 24 hours, and {retake}."),
+        n => format!("You can start at most {n} attempts in any 24 hours, and {retake}."),
     };
     let mut sentences = vec![questions];
     sentences.extend(pass);
-    sentences.push(retake);
+    sentences.push(attempts);
     sentences.join(" ")
 }
 
@@ -1367,13 +1510,21 @@ mod tests {
     fn default_policy_and_controlled_tier_policy() {
         let d = AssessmentPolicy::default();
         assert_eq!(
-            (d.questions_per_attempt, d.pass_percent, d.retake_wait_hours),
-            (10, 80, 24)
+            (
+                d.questions_per_attempt,
+                d.pass_percent,
+                d.retake_wait_hours,
+                d.attempts_per_day
+            ),
+            (10, 80, 0, 3)
         );
         assert_eq!(AssessmentPolicy::for_course(&RESPONSIBLE_CONDUCT), d);
         let ct = AssessmentPolicy::for_course(&CONTROLLED_TIER);
         assert_eq!(ct.questions_per_attempt, 8);
-        assert_eq!((ct.pass_percent, ct.retake_wait_hours), (80, 24));
+        assert_eq!(
+            (ct.pass_percent, ct.retake_wait_hours, ct.attempts_per_day),
+            (80, 0, 3)
+        );
         for c in COURSES {
             let n = AssessmentPolicy::for_course(c).questions_per_attempt;
             assert!(n >= c.modules.len() && n <= c.bank.len(), "{}", c.key);
@@ -1489,7 +1640,12 @@ mod tests {
         let (gone, _) = missing.remove(4);
         assert_eq!(
             grade(c, &asked, &missing, &policy),
-            Err(GradeError::Unanswered(gone))
+            Err(GradeError::Unanswered(vec![(5, gone.clone())]))
+        );
+        let (gone_too, _) = missing.remove(0);
+        assert_eq!(
+            grade(c, &asked, &missing, &policy),
+            Err(GradeError::Unanswered(vec![(1, gone_too), (5, gone)]))
         );
 
         let mut twice = good.clone();
@@ -1535,8 +1691,22 @@ mod tests {
             e.starts_with("Question rt-data-1 was not part of this attempt"),
             "{e}"
         );
-        let e = GradeError::Unanswered("rt-data-1".into()).to_string();
-        assert!(e.contains("has no answer"), "{e}");
+        let e = GradeError::Unanswered(vec![(5, "rt-data-5".into())]).to_string();
+        assert_eq!(
+            e,
+            "Question 5 has no answer. Answer every question before submitting."
+        );
+        let e = GradeError::Unanswered(vec![
+            (2, "rt-data-1".into()),
+            (5, "rt-data-5".into()),
+            (7, "rt-data-2".into()),
+        ])
+        .to_string();
+        assert_eq!(
+            e,
+            "Questions 2, 5 and 7 have no answer. Answer every question before submitting."
+        );
+        assert!(!e.contains("rt-"), "{e}");
         let e = GradeError::NoSuchOption("rt-data-1".into()).to_string();
         assert!(e.contains("not one of its options"), "{e}");
     }
@@ -1553,7 +1723,10 @@ mod tests {
 
     #[test]
     fn retake_waits_after_a_failure() {
-        let policy = AssessmentPolicy::default();
+        let policy = AssessmentPolicy {
+            retake_wait_hours: 24,
+            ..AssessmentPolicy::default()
+        };
         let failed = 1_700_000_000;
         let allowed = failed + 24 * 3600;
         assert_eq!(retake_wait(None, &policy, failed), None);
@@ -1580,29 +1753,187 @@ mod tests {
     #[test]
     fn policy_statement_matches_the_policy() {
         assert_eq!(
-            policy_statement(&AssessmentPolicy::default()),
-            "The assessment has 10 questions. You pass with 80% or more. After a failed attempt \
-             you can retake it after 24 hours."
+            policy_statement(&RESPONSIBLE_CONDUCT, &AssessmentPolicy::default()),
+            "The assessment asks 10 of the 25 questions in its question bank, drawn afresh for \
+             each attempt. You pass with 80% or more. You can start at most 3 attempts in any 24 \
+             hours, and after a failed attempt you can retake it immediately."
         );
         let p = AssessmentPolicy {
             questions_per_attempt: 1,
             pass_percent: 100,
             retake_wait_hours: 0,
+            attempts_per_day: 0,
         };
         assert_eq!(
-            policy_statement(&p),
-            "The assessment has 1 question. You pass only with every answer correct. After a \
-             failed attempt you can retake it immediately."
+            policy_statement(&RESPONSIBLE_CONDUCT, &p),
+            "The assessment asks 1 of the 25 questions in its question bank, drawn afresh for \
+             each attempt. You pass only with every answer correct. There is no limit on \
+             attempts, and after a failed attempt you can retake it immediately."
         );
         let p = AssessmentPolicy {
             retake_wait_hours: 1,
+            attempts_per_day: 1,
             ..AssessmentPolicy::for_course(&CONTROLLED_TIER)
         };
         assert_eq!(
-            policy_statement(&p),
-            "The assessment has 8 questions. You pass with 80% or more. After a failed attempt \
-             you can retake it after 1 hour."
+            policy_statement(&CONTROLLED_TIER, &p),
+            "The assessment asks 8 of the 16 questions in its question bank, drawn afresh for \
+             each attempt. You pass with 80% or more. You can start at most 1 attempt in any 24 \
+             hours, and after a failed attempt you can retake it after 1 hour."
         );
+        let p = AssessmentPolicy {
+            questions_per_attempt: 100,
+            retake_wait_hours: 24,
+            ..AssessmentPolicy::default()
+        };
+        assert_eq!(
+            policy_statement(&CONTROLLED_TIER, &p),
+            "The assessment asks all 16 questions in its question bank, in a new order for each \
+             attempt. You pass with 80% or more. You can start at most 3 attempts in any 24 \
+             hours, and after a failed attempt you can retake it after 24 hours."
+        );
+    }
+
+    #[test]
+    fn at_most_the_daily_limit_of_attempts_in_any_24_hours() {
+        let policy = AssessmentPolicy::default();
+        let t0 = 1_700_000_000;
+        let day = DAY_SECONDS;
+        assert_eq!(may_start_attempt(&[], None, &policy, t0), Ok(()));
+        assert_eq!(attempts_left(&[], &policy, t0), Some(3));
+        let starts = [t0, t0 + 600, t0 + 1200];
+        assert_eq!(
+            may_start_attempt(&starts[..2], Some(t0 + 900), &policy, t0 + 1000),
+            Ok(())
+        );
+        assert_eq!(attempts_left(&starts[..2], &policy, t0 + 1000), Some(1));
+        // The fourth attempt within 24 hours waits until the first leaves the window.
+        let refused = may_start_attempt(&starts, Some(t0 + 1500), &policy, t0 + 1600);
+        assert_eq!(
+            refused,
+            Err(NotYet::DailyLimit {
+                until: t0 + day,
+                limit: 3
+            })
+        );
+        assert_eq!(refused.unwrap_err().until(), t0 + day);
+        assert_eq!(attempts_left(&starts, &policy, t0 + 1600), Some(0));
+        assert!(may_start_attempt(&starts, None, &policy, t0 + day - 1).is_err());
+        assert_eq!(may_start_attempt(&starts, None, &policy, t0 + day), Ok(()));
+        assert_eq!(attempts_left(&starts, &policy, t0 + day), Some(1));
+        // Order does not matter; with more starts than the limit (a limit lowered since), the
+        // slot frees when enough have left.
+        let many = [t0 + 1200, t0, t0 + 600, t0 + 1800];
+        assert_eq!(
+            may_start_attempt(&many, None, &policy, t0 + 2000),
+            Err(NotYet::DailyLimit {
+                until: t0 + 600 + day,
+                limit: 3
+            })
+        );
+        // No limit.
+        let unlimited = AssessmentPolicy {
+            attempts_per_day: 0,
+            ..policy.clone()
+        };
+        assert_eq!(
+            may_start_attempt(&many, None, &unlimited, t0 + 2000),
+            Ok(())
+        );
+        assert_eq!(attempts_left(&many, &unlimited, t0 + 2000), None);
+        // One a day.
+        let one = AssessmentPolicy {
+            attempts_per_day: 1,
+            ..policy
+        };
+        assert_eq!(
+            may_start_attempt(&[t0], None, &one, t0 + 5),
+            Err(NotYet::DailyLimit {
+                until: t0 + day,
+                limit: 1
+            })
+        );
+    }
+
+    #[test]
+    fn the_later_of_the_wait_and_the_daily_limit_is_reported() {
+        let t0 = 1_700_000_000;
+        let policy = AssessmentPolicy {
+            retake_wait_hours: 2,
+            attempts_per_day: 2,
+            ..AssessmentPolicy::default()
+        };
+        // One attempt, failed: the wait alone.
+        assert_eq!(
+            may_start_attempt(&[t0], Some(t0 + 600), &policy, t0 + 700),
+            Err(NotYet::RetakeWait {
+                until: t0 + 600 + 7200
+            })
+        );
+        // Two attempts: the daily limit ends later than the wait.
+        let starts = [t0, t0 + 3 * 3600];
+        let failed = t0 + 3 * 3600 + 600;
+        assert_eq!(
+            may_start_attempt(&starts, Some(failed), &policy, failed + 1),
+            Err(NotYet::DailyLimit {
+                until: t0 + DAY_SECONDS,
+                limit: 2
+            })
+        );
+        // The wait ends later than the limit.
+        let starts = [t0, t0 + DAY_SECONDS - 600];
+        let failed = t0 + DAY_SECONDS - 300;
+        assert_eq!(
+            may_start_attempt(&starts, Some(failed), &policy, failed + 1),
+            Err(NotYet::RetakeWait {
+                until: failed + 7200
+            })
+        );
+        // The default policy: a failed attempt can be retaken at once.
+        let d = AssessmentPolicy::default();
+        assert_eq!(may_start_attempt(&[t0], Some(t0 + 60), &d, t0 + 61), Ok(()));
+    }
+
+    #[test]
+    fn a_fresh_draw_avoids_the_previous_attempt() {
+        for c in COURSES {
+            let n = AssessmentPolicy::for_course(c).questions_per_attempt;
+            for seed in 0..200u64 {
+                let first = draw(c, seed, n);
+                let second = draw_avoiding(c, seed.wrapping_mul(31) + 1, n, &first);
+                assert_eq!(second.len(), n);
+                let repeated = second.iter().filter(|id| first.contains(id)).count();
+                // Only to give a module its question when the first attempt used them all.
+                assert!(
+                    repeated <= c.modules.len(),
+                    "{} seed {seed}: {repeated}",
+                    c.key
+                );
+                assert_ne!(first, second);
+                let modules: HashSet<&str> = second
+                    .iter()
+                    .map(|id| c.question(id).unwrap().module)
+                    .collect();
+                assert_eq!(modules.len(), c.modules.len());
+            }
+            // The same seed without anything to avoid is the plain draw.
+            assert_eq!(draw_avoiding(c, 5, n, &[]), draw(c, 5, n));
+        }
+        // RT: 25 questions, 10 per attempt: two attempts in a row share no question as long as
+        // every module still has an unseen one.
+        let first = draw(&RESPONSIBLE_CONDUCT, 1, 10);
+        let second = draw_avoiding(&RESPONSIBLE_CONDUCT, 2, 10, &first);
+        let shared = second.iter().filter(|id| first.contains(id)).count();
+        let exhausted = RESPONSIBLE_CONDUCT
+            .modules
+            .iter()
+            .filter(|m| {
+                RESPONSIBLE_CONDUCT
+                    .questions_for(m.key)
+                    .all(|q| first.contains(&q.id))
+            })
+            .count();
+        assert_eq!(shared, exhausted);
     }
 
     fn any_course() -> impl Strategy<Value = &'static Course> {

@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use wb_domain::AccessTier;
 use wb_domain::access::{AccessModule, ModuleRecord};
 
-use crate::{Result, Store, StoreError};
+use crate::{LockKey, Result, Store, StoreError};
 
 /// The stored authenticator of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,23 @@ pub struct Attempt {
     pub correct: Option<i64>,
     pub total: Option<i64>,
     pub passed: Option<bool>,
+}
+
+/// What [`Store::begin_attempt`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStart {
+    /// An attempt was already open; this is its id and nothing was written.
+    Resumed(i64),
+    /// A new attempt with this id was recorded.
+    Started(i64),
+}
+
+impl AttemptStart {
+    pub fn id(self) -> i64 {
+        match self {
+            AttemptStart::Resumed(id) | AttemptStart::Started(id) => id,
+        }
+    }
 }
 
 fn attempt_from_row(r: &AnyRow) -> Result<Attempt> {
@@ -417,16 +434,40 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
-    /// Starts an assessment attempt with the drawn questions.
-    pub async fn start_attempt(
+    /// Opens an assessment attempt, atomically: in one transaction that holds the user's
+    /// training lock, it reads the user's attempts at `course`; if one is still open it is
+    /// returned as [`AttemptStart::Resumed`] and nothing is written; otherwise `decide` sees
+    /// every attempt (oldest first) and either returns the questions of the new attempt, which
+    /// is recorded as started at `now`, or refuses with its own error (`Ok(Err(e))`).
+    ///
+    /// So the rules `decide` applies (how many attempts a day, the wait after a failure) hold
+    /// however many requests start attempts at once: each sees the ones before it.
+    pub async fn begin_attempt<E>(
         &self,
         user_id: i64,
         course: &str,
-        questions: &[&str],
         now: i64,
-    ) -> Result<i64> {
+        decide: impl FnOnce(&[Attempt]) -> std::result::Result<Vec<String>, E>,
+    ) -> Result<std::result::Result<AttemptStart, E>> {
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, LockKey::Training(user_id)).await?;
+        let rows = sqlx::query(
+            "SELECT * FROM assessment_attempts WHERE user_id = $1 AND course = $2 ORDER BY id",
+        )
+        .bind(user_id)
+        .bind(course)
+        .fetch_all(&mut *tx)
+        .await?;
+        let attempts: Vec<Attempt> = rows.iter().map(attempt_from_row).collect::<Result<_>>()?;
+        if let Some(open) = attempts.iter().rev().find(|a| a.submitted_at.is_none()) {
+            return Ok(Ok(AttemptStart::Resumed(open.id)));
+        }
+        let questions = match decide(&attempts) {
+            Ok(q) => q,
+            Err(e) => return Ok(Err(e)),
+        };
         let json =
-            serde_json::to_string(questions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            serde_json::to_string(&questions).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(
             "INSERT INTO assessment_attempts (user_id, course, questions, started_at) \
              VALUES ($1, $2, $3, $4) RETURNING id",
@@ -435,9 +476,11 @@ impl Store {
         .bind(course)
         .bind(json)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(row.try_get(0)?)
+        let id: i64 = row.try_get(0)?;
+        tx.commit().await?;
+        Ok(Ok(AttemptStart::Started(id)))
     }
 
     /// A user's attempts at a course, oldest first.

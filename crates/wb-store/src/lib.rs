@@ -19,7 +19,7 @@ use std::sync::Once;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-pub use access::{Attempt, TotpRecord};
+pub use access::{Attempt, AttemptStart, TotpRecord};
 pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
 pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
@@ -221,6 +221,8 @@ pub enum LockKey {
     Ledger(i64),
     /// Scheduled jobs' leases.
     Jobs,
+    /// A user's assessment attempts (the daily limit, one open attempt).
+    Training(i64),
 }
 
 impl LockKey {
@@ -230,6 +232,7 @@ impl LockKey {
             LockKey::Workspace(id) => (1, id),
             LockKey::Ledger(id) => (2, id),
             LockKey::Jobs => (3, 0),
+            LockKey::Training(id) => (4, id),
         };
         (class << 48) | (id & 0xFFFF_FFFF_FFFF)
     }

@@ -43,6 +43,7 @@ conformance!(
     identities_bind_to_one_account,
     reminders_and_tier_changes_are_recorded_once,
     assessment_attempts_submit_once,
+    parallel_attempt_starts_keep_the_daily_limit,
     cdr_versions_keep_one_default_per_tier,
     workspaces_members_directory_and_soft_delete,
     credit_ledger_is_append_only_and_checked,
@@ -493,10 +494,24 @@ async fn assessment_attempts_submit_once(store: Store) {
     let other = create(&store, "grace", "grace@northfield.example")
         .await
         .unwrap();
-    let a = store
-        .start_attempt(id, "rt", &["q1", "q2"], 100)
+    let started = store
+        .begin_attempt(id, "rt", 100, |_| {
+            Ok::<_, ()>(vec!["q1".to_string(), "q2".to_string()])
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let wb_store::AttemptStart::Started(a) = started else {
+        panic!("{started:?}")
+    };
+    // While it is open, starting again resumes it without asking `decide`.
+    let again = store
+        .begin_attempt(id, "rt", 100, |_| -> Result<Vec<String>, ()> {
+            panic!("decide is not asked while an attempt is open")
+        })
         .await
         .unwrap();
+    assert_eq!(again, Ok(wb_store::AttemptStart::Resumed(a)));
     assert!(
         !store
             .submit_attempt(other, a, 2, 2, true, 101)
@@ -523,6 +538,63 @@ async fn assessment_attempts_submit_once(store: Store) {
     assert_eq!(
         store.course_progress(id, "rt").await.unwrap(),
         vec!["data".to_string()]
+    );
+}
+
+/// Many requests start (and submit) attempts at once under a rule of at most 3 starts: each
+/// `decide` sees the attempts before it, so never more than 3 are recorded.
+async fn parallel_attempt_starts_keep_the_daily_limit(store: Store) {
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let id = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let rule = |attempts: &[wb_store::Attempt]| {
+        if attempts.len() >= 3 {
+            Err(format!("{} attempts already", attempts.len()))
+        } else {
+            Ok(vec![format!("q{}", attempts.len())])
+        }
+    };
+    // Each task starts attempts (submitting each one it starts, so the next can start) until
+    // it is refused.
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut started = 0;
+                loop {
+                    match store.begin_attempt(id, "rt", 1000 + i, rule).await.unwrap() {
+                        Ok(wb_store::AttemptStart::Started(a)) => {
+                            started += 1;
+                            assert!(
+                                store
+                                    .submit_attempt(id, a, 0, 1, false, 2000 + i)
+                                    .await
+                                    .unwrap()
+                            );
+                        }
+                        Ok(wb_store::AttemptStart::Resumed(_)) => tokio::task::yield_now().await,
+                        Err(e) => {
+                            assert_eq!(e, "3 attempts already");
+                            return started;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut started = 0;
+    for t in tasks {
+        started += t.await.unwrap();
+    }
+    assert_eq!(started, 3);
+    let all = store.attempts(id, "rt").await.unwrap();
+    assert_eq!(all.len(), 3);
+    let questions: Vec<&str> = all.iter().map(|a| a.questions[0].as_str()).collect();
+    assert_eq!(
+        questions,
+        ["q0", "q1", "q2"],
+        "each decide saw the ones before it"
     );
 }
 

@@ -78,6 +78,10 @@ pub struct AccessConfig {
     pub pass_percent: u32,
     /// After a failed assessment, the retake opens after this many hours (0: at once).
     pub retake_wait_hours: i64,
+    /// At most this many attempts at one course's assessment may start in any 24 hours (a
+    /// rolling window: an attempt counts until 24 hours after it started).
+    pub attempts_per_day: u32,
+    /// Questions per attempt, each attempt drawn afresh from the course's bank.
     pub rt_questions: usize,
     pub ct_questions: usize,
 }
@@ -88,7 +92,8 @@ impl Default for AccessConfig {
             expiry_days: 365,
             reminder_days: vec![30, 15, 7, 1],
             pass_percent: 80,
-            retake_wait_hours: 24,
+            retake_wait_hours: 0,
+            attempts_per_day: 3,
             rt_questions: 10,
             ct_questions: 8,
         }
@@ -336,8 +341,27 @@ impl Config {
         if !(0..=24 * 30).contains(&self.access.retake_wait_hours) {
             return Err("access.retake_wait_hours must be between 0 and 720".into());
         }
-        if self.access.rt_questions == 0 || self.access.ct_questions == 0 {
-            return Err("access.rt_questions and access.ct_questions must be at least 1".into());
+        if !(1..=100).contains(&self.access.attempts_per_day) {
+            return Err("access.attempts_per_day must be between 1 and 100".into());
+        }
+        for (name, n, course) in [
+            (
+                "access.rt_questions",
+                self.access.rt_questions,
+                &wb_domain::training::RESPONSIBLE_CONDUCT,
+            ),
+            (
+                "access.ct_questions",
+                self.access.ct_questions,
+                &wb_domain::training::CONTROLLED_TIER,
+            ),
+        ] {
+            if !(1..=course.bank.len()).contains(&n) {
+                return Err(format!(
+                    "{name} must be between 1 and {}, the questions in the course's bank",
+                    course.bank.len()
+                ));
+            }
         }
         if !(1..=7 * 24 * 3600).contains(&self.jobs.interval_seconds) {
             return Err("jobs.interval_seconds must be between 1 and 604800".into());
@@ -381,5 +405,45 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn the_default_retake_policy_is_three_a_day_at_once() {
+        let c = Config::default();
+        assert_eq!(c.access.retake_wait_hours, 0);
+        assert_eq!(c.access.attempts_per_day, 3);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn assessment_settings_are_checked() {
+        let check = |f: &dyn Fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.validate()
+        };
+        assert!(
+            check(&|c| c.access.attempts_per_day = 0)
+                .unwrap_err()
+                .contains("access.attempts_per_day")
+        );
+        assert!(check(&|c| c.access.attempts_per_day = 101).is_err());
+        assert_eq!(check(&|c| c.access.attempts_per_day = 100), Ok(()));
+        assert!(check(&|c| c.access.retake_wait_hours = -1).is_err());
+        assert!(check(&|c| c.access.retake_wait_hours = 721).is_err());
+        assert_eq!(check(&|c| c.access.retake_wait_hours = 720), Ok(()));
+        let too_many = check(&|c| c.access.rt_questions = 26).unwrap_err();
+        assert!(
+            too_many.contains("access.rt_questions") && too_many.contains("25"),
+            "{too_many}"
+        );
+        assert_eq!(check(&|c| c.access.rt_questions = 25), Ok(()));
+        assert!(check(&|c| c.access.ct_questions = 17).is_err());
+        assert!(check(&|c| c.access.ct_questions = 0).is_err());
     }
 }

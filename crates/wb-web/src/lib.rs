@@ -21,6 +21,7 @@ pub mod pages;
 pub mod registration;
 pub mod state;
 pub mod throttle;
+pub mod when;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -19,3 +19,59 @@ document.addEventListener("htmx:load", (event) => {
   if (status.classList.contains("field-error")) field.setAttribute("aria-invalid", "true");
   else field.removeAttribute("aria-invalid");
 });
+
+
+// Times: the server writes <time datetime="…Z" data-local="date|datetime"> with the UTC text;
+// here that text becomes the reader's local time (the UTC text stays as the tooltip).
+const LOCAL_FORMATS = {
+  date: { year: "numeric", month: "short", day: "numeric" },
+  datetime: {
+    year: "numeric", month: "short", day: "numeric",
+    hour: "numeric", minute: "2-digit", timeZoneName: "short",
+  },
+};
+
+function localTimes(root) {
+  if (!root || !root.querySelectorAll || typeof Intl === "undefined") return;
+  for (const el of root.querySelectorAll("time[data-local]")) {
+    if (el.dataset.localized) continue;
+    const when = new Date(el.getAttribute("datetime"));
+    const options = LOCAL_FORMATS[el.dataset.local];
+    if (Number.isNaN(when.getTime()) || !options) continue;
+    try {
+      const text = new Intl.DateTimeFormat(undefined, options).format(when);
+      el.title = el.textContent;
+      el.textContent = text;
+      el.dataset.localized = "1";
+    } catch (_) {
+      // An engine without these options keeps the UTC text.
+    }
+  }
+}
+
+// "Print certificate" and other print buttons: hidden until this script can print.
+function printButtons(root) {
+  if (!root || !root.querySelectorAll || typeof window.print !== "function") return;
+  for (const button of root.querySelectorAll("button[data-print]")) {
+    button.hidden = false;
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target && event.target.closest ? event.target.closest("button[data-print]") : null;
+  if (!button) return;
+  event.preventDefault();
+  window.print();
+});
+
+document.addEventListener("htmx:load", (event) => {
+  localTimes(event.detail && event.detail.elt);
+});
+
+function enhance() {
+  localTimes(document);
+  printButtons(document);
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", enhance);
+else enhance();

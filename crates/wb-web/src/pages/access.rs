@@ -13,14 +13,17 @@ use crate::error::WebResult;
 use crate::guard::SignedIn;
 use crate::registration::{self, AccessState};
 use crate::state::AppState;
+use crate::when::{Rich, Stamp};
 
 /// One module as the page shows it.
 pub struct ModuleView {
     pub code: &'static str,
     pub label: &'static str,
     pub done: bool,
-    pub status: String,
-    pub expires_on: Option<String>,
+    pub status: Rich,
+    pub expires_on: Option<Stamp>,
+    /// A line about what is possible next, e.g. when a training assessment can be retaken.
+    pub note: Option<Rich>,
     pub action: Option<(String, &'static str)>,
 }
 
@@ -36,37 +39,39 @@ pub fn module_url(m: AccessModule) -> &'static str {
     }
 }
 
-pub fn view(state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
+pub fn view(_state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
     let status = s.status(m);
-    let date = |t: i64| state.date(t);
+    let date = Stamp::date;
     let (text, expires, done) = match status {
-        ModuleStatus::NotStarted => ("Not completed".to_owned(), None, false),
+        ModuleStatus::NotStarted => (Rich::new().text("Not completed"), None, false),
         ModuleStatus::Completed {
             completed_at,
             expires_at,
         } => (
-            format!("Completed on: {}", date(completed_at)),
+            Rich::new().text("Completed on: ").time(date(completed_at)),
             expires_at.map(date),
             true,
         ),
         ModuleStatus::Bypassed { at } => (
-            format!("Bypassed by an administrator on: {}", date(at)),
+            Rich::new()
+                .text("Bypassed by an administrator on: ")
+                .time(date(at)),
             None,
             true,
         ),
         ModuleStatus::Expired { expired_at, .. } => (
-            format!(
-                "Expired on: {}. Renew it to keep your access.",
-                date(expired_at)
-            ),
+            Rich::new()
+                .text("Expired on: ")
+                .time(date(expired_at))
+                .text(". Renew it to keep your access."),
             None,
             false,
         ),
         ModuleStatus::OutdatedVersion { completed_at } => (
-            format!(
-                "You signed an earlier version on {}. Sign the current version.",
-                date(completed_at)
-            ),
+            Rich::new()
+                .text("You signed an earlier version on ")
+                .time(date(completed_at))
+                .text(". Sign the current version."),
             None,
             false,
         ),
@@ -90,8 +95,61 @@ pub fn view(state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
         done,
         status: text,
         expires_on: expires,
+        note: None,
         action,
     }
+}
+
+/// A training module's row, with a line about the assessment while it is not done: when the
+/// retake becomes possible ("Retake available at …") or how many attempts are left.
+async fn training_view(
+    state: &AppState,
+    s: &AccessState,
+    m: AccessModule,
+    user_id: i64,
+) -> WebResult<ModuleView> {
+    let mut v = view(state, s, m);
+    let key = if m == AccessModule::CtTraining {
+        "ct"
+    } else {
+        "rt"
+    };
+    if v.done {
+        return Ok(v);
+    }
+    let Some(course) = wb_domain::training::course(key) else {
+        return Ok(v);
+    };
+    let attempts = state.store.attempts(user_id, key).await?;
+    if attempts.iter().any(|a| a.submitted_at.is_none()) {
+        v.note = Some(Rich::new().text("Assessment in progress"));
+        v.action = Some((module_url(m).to_owned(), "Continue"));
+        return Ok(v);
+    }
+    if !attempts.iter().any(|a| a.passed == Some(false)) {
+        return Ok(v);
+    }
+    let policy = state.assessment_policy(course);
+    let now = state.now();
+    v.note = Some(match super::training::may_start(&attempts, &policy, now) {
+        Err(not_yet) => {
+            v.action = None;
+            Rich::new()
+                .text("Not passed yet · Retake available at ")
+                .time(Stamp::datetime(not_yet.until()))
+        }
+        Ok(()) => {
+            let started: Vec<i64> = attempts.iter().map(|a| a.started_at).collect();
+            match wb_domain::training::attempts_left(&started, &policy, now) {
+                Some(left) => Rich::new().text(&format!(
+                    "Not passed yet · Retake available now ({left} of {} attempts in 24 hours left)",
+                    policy.attempts_per_day
+                )),
+                None => Rich::new().text("Not passed yet · Retake available now"),
+            }
+        }
+    });
+    Ok(v)
 }
 
 #[derive(Template)]
@@ -109,8 +167,8 @@ struct RequirementsPage {
     registered: bool,
     controlled_granted: bool,
     complete: bool,
-    registered_expires: Option<String>,
-    controlled_expires: Option<String>,
+    registered_expires: Option<Stamp>,
+    controlled_expires: Option<Stamp>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,17 +201,16 @@ pub async fn requirements(
         given_name: s.user.given_name.clone(),
         institution: a.institution_name.clone(),
         welcome: q.welcome.is_some(),
-        registration: [
-            AccessModule::TwoFactor,
-            AccessModule::Identity,
-            AccessModule::RtTraining,
-        ]
-        .into_iter()
-        .map(|m| view(&state, &a, m))
-        .collect(),
-        controlled: a
-            .controlled_email_eligible
-            .then(|| view(&state, &a, AccessModule::CtTraining)),
+        registration: vec![
+            view(&state, &a, AccessModule::TwoFactor),
+            view(&state, &a, AccessModule::Identity),
+            training_view(&state, &a, AccessModule::RtTraining, s.user.id).await?,
+        ],
+        controlled: if a.controlled_email_eligible {
+            Some(training_view(&state, &a, AccessModule::CtTraining, s.user.id).await?)
+        } else {
+            None
+        },
         controlled_reason,
         conduct: view(&state, &a, AccessModule::CodeOfConduct),
         profile: view(&state, &a, AccessModule::ProfileConfirmation),
@@ -163,10 +220,10 @@ pub async fn requirements(
         registered_expires: a
             .tier_expires_at(AccessTier::Registered)
             .filter(|_| registered)
-            .map(|t| state.date(t)),
+            .map(Stamp::date),
         controlled_expires: a
             .tier_expires_at(AccessTier::Controlled)
             .filter(|_| controlled_granted)
-            .map(|t| state.date(t)),
+            .map(Stamp::date),
     })
 }

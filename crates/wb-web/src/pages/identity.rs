@@ -41,7 +41,7 @@ struct ProviderView {
 #[template(path = "identity.html")]
 struct IdentityPage {
     layout: Layout,
-    verified_on: Option<String>,
+    verified_on: Option<crate::when::Stamp>,
     providers: Vec<ProviderView>,
     error: Option<String>,
     support_email: String,
@@ -54,8 +54,10 @@ async fn identity_page(
 ) -> WebResult<IdentityPage> {
     let a = registration::load(state, &s.user).await?;
     let verified_on = match a.status(AccessModule::Identity) {
-        ModuleStatus::Completed { completed_at, .. } => Some(state.date(completed_at)),
-        ModuleStatus::Bypassed { at } => Some(state.date(at)),
+        ModuleStatus::Completed { completed_at, .. } => {
+            Some(crate::when::Stamp::date(completed_at))
+        }
+        ModuleStatus::Bypassed { at } => Some(crate::when::Stamp::date(at)),
         _ => None,
     };
     Ok(IdentityPage {

@@ -12,6 +12,7 @@ use crate::error::WebResult;
 use crate::guard::SignedIn;
 use crate::registration;
 use crate::state::AppState;
+use crate::when::Rich;
 
 #[derive(Template)]
 #[template(path = "my_profile.html")]
@@ -21,7 +22,7 @@ struct MyProfile {
     account: String,
     institution: String,
     role: String,
-    status: String,
+    status: crate::when::Rich,
 }
 
 pub async fn my_profile(
@@ -43,7 +44,10 @@ pub async fn my_profile(
         institution: a.institution_name.clone(),
         role,
         status: match v.expires_on {
-            Some(e) => format!("{} · Confirm again by {}", v.status, e),
+            Some(e) => Rich::new()
+                .rich(&v.status)
+                .text(" · Confirm again by ")
+                .time(e),
             None => v.status,
         },
         u: s.user,

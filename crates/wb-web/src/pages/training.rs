@@ -9,13 +9,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use wb_domain::access::AccessModule;
-use wb_domain::training::{self, AssessmentPolicy, Course, CourseModule, Question};
+use wb_domain::training::{self, AssessmentPolicy, Course, CourseModule, NotYet, Question};
+use wb_store::{Attempt, AttemptStart};
 
 use super::{Layout, ok, page};
 use crate::error::{WebError, WebResult};
 use crate::guard::{Session, SignedIn};
 use crate::registration;
 use crate::state::AppState;
+use crate::when::{Rich, Stamp};
 
 impl AppState {
     pub fn assessment_policy(&self, course: &Course) -> AssessmentPolicy {
@@ -27,7 +29,63 @@ impl AppState {
             },
             pass_percent: self.config.access.pass_percent,
             retake_wait_hours: self.config.access.retake_wait_hours,
+            attempts_per_day: self.config.access.attempts_per_day,
         }
+    }
+}
+
+/// Whether a new attempt may start at `now` after `attempts` (one course's, as stored).
+pub fn may_start(attempts: &[Attempt], policy: &AssessmentPolicy, now: i64) -> Result<(), NotYet> {
+    let started: Vec<i64> = attempts.iter().map(|a| a.started_at).collect();
+    let last_failed = attempts
+        .iter()
+        .filter(|a| a.passed == Some(false))
+        .filter_map(|a| a.submitted_at)
+        .max();
+    training::may_start_attempt(&started, last_failed, policy, now)
+}
+
+/// Why the next attempt cannot start yet, and when it can, as the pages say it.
+pub fn not_yet_sentence(not_yet: NotYet) -> Rich {
+    match not_yet {
+        NotYet::RetakeWait { until } => Rich::new()
+            .text("You can retake the assessment from ")
+            .time(Stamp::datetime(until))
+            .text("."),
+        NotYet::DailyLimit { until, limit } => Rich::new()
+            .text(&format!(
+                "You have started {limit} {} in the last 24 hours, the most the assessment \
+                 allows. You can start the next attempt at ",
+                if limit == 1 { "attempt" } else { "attempts" }
+            ))
+            .time(Stamp::datetime(until))
+            .text("."),
+    }
+}
+
+/// After a failed attempt: when the next one is possible, and how many are left for now.
+fn retake_sentence(attempts: &[Attempt], policy: &AssessmentPolicy, now: i64) -> Rich {
+    if let Err(n) = may_start(attempts, policy, now) {
+        return not_yet_sentence(n);
+    }
+    let started: Vec<i64> = attempts.iter().map(|a| a.started_at).collect();
+    let oldest_in_window = started
+        .iter()
+        .copied()
+        .filter(|&t| t <= now && now < t + training::DAY_SECONDS)
+        .min();
+    match (
+        training::attempts_left(&started, policy, now),
+        oldest_in_window,
+    ) {
+        (Some(left), Some(oldest)) => Rich::new()
+            .text(&format!(
+                "You can retake the assessment now: {left} more {} can start before ",
+                if left == 1 { "attempt" } else { "attempts" }
+            ))
+            .time(Stamp::datetime(oldest + training::DAY_SECONDS))
+            .text("."),
+        _ => Rich::new().text("You can retake the assessment now."),
     }
 }
 
@@ -108,7 +166,7 @@ pub async fn courses(State(state): State<AppState>, SignedIn(s): SignedIn) -> We
 }
 
 struct AttemptRow {
-    when: String,
+    when: Stamp,
     score: String,
     passed: bool,
 }
@@ -124,9 +182,9 @@ struct CoursePage {
     policy_statement: String,
     attempts: Vec<AttemptRow>,
     open_attempt: bool,
-    retake_at: Option<String>,
+    retake_at: Option<Rich>,
     passed: bool,
-    error: Option<String>,
+    error: Option<Rich>,
 }
 
 impl CoursePage {
@@ -139,7 +197,7 @@ async fn course_page(
     state: &AppState,
     s: &Session,
     course: &'static Course,
-    error: Option<String>,
+    error: Option<Rich>,
 ) -> WebResult<CoursePage> {
     let progress = state.store.course_progress(s.user.id, course.key).await?;
     let done: Vec<&'static str> = course
@@ -150,11 +208,7 @@ async fn course_page(
         .collect();
     let attempts = state.store.attempts(s.user.id, course.key).await?;
     let policy = state.assessment_policy(course);
-    let last_failed = attempts
-        .iter()
-        .filter(|a| a.passed == Some(false))
-        .filter_map(|a| a.submitted_at)
-        .max();
+    let open_attempt = attempts.iter().any(|a| a.submitted_at.is_none());
     let a = registration::load(state, &s.user).await?;
     Ok(CoursePage {
         layout: Layout::new(course.title, &s.ctx, Some(s)),
@@ -166,19 +220,24 @@ async fn course_page(
             .map(|m| m.key)
             .find(|k| !done.contains(k)),
         done,
-        policy_statement: training::policy_statement(&policy),
+        policy_statement: training::policy_statement(course, &policy),
         attempts: attempts
             .iter()
             .filter(|a| a.submitted_at.is_some())
             .map(|a| AttemptRow {
-                when: state.date(a.submitted_at.unwrap_or_default()),
+                when: Stamp::datetime(a.submitted_at.unwrap_or_default()),
                 score: format!("{} of {}", a.correct.unwrap_or(0), a.total.unwrap_or(0)),
                 passed: a.passed == Some(true),
             })
             .collect(),
-        open_attempt: attempts.iter().any(|a| a.submitted_at.is_none()),
-        retake_at: training::retake_wait(last_failed, &policy, state.now())
-            .map(|t| state.datetime(t)),
+        open_attempt,
+        retake_at: if open_attempt {
+            None
+        } else {
+            may_start(&attempts, &policy, state.now())
+                .err()
+                .map(not_yet_sentence)
+        },
         passed: a.is_compliant(module_for(course)),
         error,
     })
@@ -251,31 +310,47 @@ pub async fn start_assessment(
 ) -> WebResult<Response> {
     let course = allowed_course(&state, &s, &key).await?;
     let p = course_page(&state, &s, course, None).await?;
-    let refuse = |msg: String| async {
-        let p = course_page(&state, &s, course, Some(msg)).await?;
-        page(StatusCode::CONFLICT, &p)
-    };
     if !p.all_done {
-        return refuse("Finish every module of the course before you take the assessment.".into())
-            .await;
+        let msg =
+            Rich::new().text("Finish every module of the course before you take the assessment.");
+        let p = course_page(&state, &s, course, Some(msg)).await?;
+        return page(StatusCode::CONFLICT, &p);
     }
-    if let Some(at) = &p.retake_at {
-        return refuse(format!("You can retake the assessment from {at}.")).await;
+    let policy = state.assessment_policy(course);
+    let now = state.now();
+    let seed = u64::from_le_bytes(
+        wb_auth::sha256_hex(&wb_auth::random_token()).as_bytes()[..8]
+            .try_into()
+            .unwrap_or([7; 8]),
+    );
+    // The rule is checked, and the questions drawn, inside the store's transaction, so parallel
+    // starts cannot pass the daily limit; a fresh draw prefers questions the previous attempt
+    // did not ask.
+    let started = state
+        .store
+        .begin_attempt(s.user.id, course.key, now, |attempts| {
+            may_start(attempts, &policy, now)?;
+            let previous: Vec<&str> = attempts
+                .last()
+                .map(|a| a.questions.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            Ok(
+                training::draw_avoiding(course, seed, policy.questions_per_attempt, &previous)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            )
+        })
+        .await?;
+    match started {
+        Ok(AttemptStart::Started(_) | AttemptStart::Resumed(_)) => {
+            Ok(Redirect::to(&format!("/training/{}/assessment", course.key)).into_response())
+        }
+        Err(not_yet) => {
+            let p = course_page(&state, &s, course, Some(not_yet_sentence(not_yet))).await?;
+            page(StatusCode::CONFLICT, &p)
+        }
     }
-    if !p.open_attempt {
-        let policy = state.assessment_policy(course);
-        let seed = u64::from_le_bytes(
-            wb_auth::sha256_hex(&wb_auth::random_token()).as_bytes()[..8]
-                .try_into()
-                .unwrap_or([7; 8]),
-        );
-        let questions = training::draw(course, seed, policy.questions_per_attempt);
-        state
-            .store
-            .start_attempt(s.user.id, course.key, &questions, state.now())
-            .await?;
-    }
-    Ok(Redirect::to(&format!("/training/{}/assessment", course.key)).into_response())
 }
 
 #[derive(Template)]
@@ -286,12 +361,18 @@ struct AssessmentPage {
     questions: Vec<&'static Question>,
     chosen: Vec<(String, usize)>,
     error: Option<String>,
+    /// The questions without an answer: (number on the page, id).
+    unanswered: Vec<(usize, String)>,
     policy_statement: String,
 }
 
 impl AssessmentPage {
     fn is_chosen(&self, id: &str, option: &usize) -> bool {
         self.chosen.iter().any(|(q, o)| q == id && o == option)
+    }
+
+    fn is_unanswered(&self, id: &str) -> bool {
+        self.unanswered.iter().any(|(_, q)| q == id)
     }
 }
 
@@ -330,7 +411,8 @@ pub async fn assessment(
         questions: questions_of(course, &attempt.questions),
         chosen: Vec::new(),
         error: None,
-        policy_statement: training::policy_statement(&state.assessment_policy(course)),
+        unanswered: Vec::new(),
+        policy_statement: training::policy_statement(course, &state.assessment_policy(course)),
     })
 }
 
@@ -344,7 +426,7 @@ struct ResultPage {
     percent: u32,
     passed: bool,
     pass_percent: u32,
-    retake_at: Option<String>,
+    retake: Option<Rich>,
     review: Vec<(&'static Question, bool)>,
 }
 
@@ -374,13 +456,18 @@ pub async fn submit_assessment(
     let grade = match training::grade(course, &asked, &answers, &policy) {
         Ok(g) => g,
         Err(e) => {
+            let unanswered = match &e {
+                training::GradeError::Unanswered(missing) => missing.clone(),
+                _ => Vec::new(),
+            };
             let p = AssessmentPage {
                 layout: Layout::new(&format!("{}: assessment", course.title), &s.ctx, Some(&s)),
                 course,
                 questions: questions_of(course, &attempt.questions),
                 chosen: answers,
                 error: Some(e.to_string()),
-                policy_statement: training::policy_statement(&policy),
+                unanswered,
+                policy_statement: training::policy_statement(course, &policy),
             };
             return page(StatusCode::UNPROCESSABLE_ENTITY, &p);
         }
@@ -413,6 +500,12 @@ pub async fn submit_assessment(
         registration::sync(&state, &s.user).await?;
     }
     let questions = questions_of(course, &attempt.questions);
+    let retake = if grade.passed {
+        None
+    } else {
+        let attempts = state.store.attempts(s.user.id, course.key).await?;
+        Some(retake_sentence(&attempts, &policy, now))
+    };
     ok(&ResultPage {
         layout: Layout::new(&format!("{}: result", course.title), &s.ctx, Some(&s)),
         course,
@@ -421,9 +514,7 @@ pub async fn submit_assessment(
         percent: grade.percent,
         passed: grade.passed,
         pass_percent: policy.pass_percent,
-        retake_at: (!grade.passed)
-            .then(|| training::retake_wait(Some(now), &policy, now).map(|t| state.datetime(t)))
-            .flatten(),
+        retake,
         review: questions
             .into_iter()
             .map(|q| (q, !grade.wrong.contains(&q.id)))
@@ -438,9 +529,10 @@ struct CertificatePage {
     course: &'static Course,
     name: String,
     institution: String,
-    date: String,
+    date: Stamp,
     score: String,
-    expires: Option<String>,
+    expires: Option<Stamp>,
+    certificate_id: String,
 }
 
 pub async fn certificate(
@@ -456,7 +548,7 @@ pub async fn certificate(
     let a = registration::load(&state, &s.user).await?;
     let expires = match a.status(module_for(course)) {
         wb_domain::access::ModuleStatus::Completed { expires_at, .. } => {
-            expires_at.map(|t| state.date(t))
+            expires_at.map(Stamp::date)
         }
         _ => None,
     };
@@ -465,12 +557,29 @@ pub async fn certificate(
         course,
         name: s.user.full_name(),
         institution: a.institution_name.clone(),
-        date: state.date(passed.submitted_at.unwrap_or_default()),
+        date: Stamp::date(passed.submitted_at.unwrap_or_default()),
         score: format!(
             "{} of {}",
             passed.correct.unwrap_or(0),
             passed.total.unwrap_or(0)
         ),
         expires,
+        certificate_id: certificate_id(&state, s.user.id, course, passed.id),
     })
+}
+
+/// "RT-42-7F3A9C1B": the course, the passed attempt and a tag only this server can make, so a
+/// certificate id quoted to an administrator can be checked.
+pub fn certificate_id(state: &AppState, user_id: i64, course: &Course, attempt_id: i64) -> String {
+    let tag = state.signer.tag(
+        "certificate",
+        &format!("{user_id}:{}:{attempt_id}", course.key),
+    );
+    let short: String = tag
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    format!("{}-{attempt_id}-{short}", course.key.to_ascii_uppercase())
 }

@@ -49,7 +49,10 @@ enum View {
         replace: bool,
     },
     /// On, with its management forms.
-    On { since: String, codes_left: i64 },
+    On {
+        since: crate::when::Stamp,
+        codes_left: i64,
+    },
     /// Just turned on, or new codes made: the codes, once.
     Codes { codes: Vec<String>, first: bool },
     /// A new authenticator app was set up.
@@ -154,7 +157,7 @@ async fn current_view(state: &AppState, s: &Session) -> WebResult<View> {
             .and_then(|t| t.confirmed_at)
         {
             Some(since) => View::On {
-                since: state.date(since),
+                since: crate::when::Stamp::date(since),
                 codes_left: state.store.recovery_codes_left(s.user.id).await?,
             },
             None => enrol_view(state, s, None, false),

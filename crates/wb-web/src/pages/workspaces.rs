@@ -103,7 +103,7 @@ pub struct ListRow {
     pub name: String,
     pub tier: &'static str,
     pub role: &'static str,
-    pub created: String,
+    pub created: crate::when::Stamp,
     pub locked: Option<String>,
 }
 
@@ -134,7 +134,7 @@ pub async fn list_rows(
                 role: WorkspaceRole::from_code(&role)
                     .map(|r| r.label())
                     .unwrap_or("Reader"),
-                created: state.date(w.created_at),
+                created: crate::when::Stamp::date(w.created_at),
             }
         })
         .collect())
@@ -912,7 +912,7 @@ struct HubRow {
     creator_username: String,
     institution: String,
     tier: &'static str,
-    created: String,
+    created: crate::when::Stamp,
     summary: PublicSummary,
 }
 
@@ -970,7 +970,7 @@ pub async fn research_hub(
             tier: AccessTier::from_code(&d.workspace.tier)
                 .map(|t| t.label())
                 .unwrap_or(""),
-            created: state.date(d.workspace.created_at),
+            created: crate::when::Stamp::date(d.workspace.created_at),
             summary,
         });
     }
