@@ -135,5 +135,22 @@ test('a new researcher completes every access module and gets both tiers', async
     await seen(page.locator('#access-complete'), 'the note that data access is complete');
   });
 
+  await step('11. 2-Step Verification → "Manage": new recovery codes only after the password', async () => {
+    await moduleItem(page, 'Turn on 2-Step Verification').getByRole('link', { name: 'Manage', exact: true }).click();
+    await expectHeading(page, '2-Step Verification');
+    await seen(page.getByText(/You have \d+ unused recovery codes?\./), 'how many recovery codes are left');
+    const password = page.getByLabel('Your password', { exact: true }).first();
+    const generate = page.getByRole('button', { name: 'Generate new recovery codes', exact: true });
+    await password.fill('not my password at all 123');
+    await generate.click();
+    await seen(page.locator('#codes-error').filter({ hasText: 'Your password is not correct' }), 'the wrong-password error');
+    await page.getByLabel('Your password', { exact: true }).first().fill(account.newPassword);
+    await page.getByRole('button', { name: 'Generate new recovery codes', exact: true }).click();
+    await seen(page.locator('#codes-replaced'), '"New recovery codes were made"');
+    assert.equal(await page.locator('#recovery-codes li').count(), 10, 'ten new recovery codes');
+    const href = await page.getByRole('link', { name: 'Download codes', exact: true }).getAttribute('href');
+    assert.match(href ?? '', /^data:text\/plain/, 'the codes can be downloaded as a text file');
+  });
+
   assert.equal(broken(), null, `the access journey stopped at step "${broken()}"`);
 });

@@ -86,6 +86,9 @@ pub fn view(_state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
         Some((module_url(m).to_owned(), "Start"))
     } else if renewable && m.expires() {
         Some((module_url(m).to_owned(), "Renew"))
+    } else if m == AccessModule::TwoFactor && matches!(status, ModuleStatus::Completed { .. }) {
+        // New recovery codes or a new authenticator app, after the password.
+        Some((module_url(m).to_owned(), "Manage"))
     } else {
         None
     };

@@ -808,6 +808,13 @@ async fn two_step_verification_is_managed_after_the_password(app: TestApp) {
     app.signed_in_user("ada.l", "ada@northfield.example").await;
     let (secret, codes) = app.enrol_totp().await;
     let id = uid(&app, "ada.l").await;
+    // Data Access Requirements leads there from the completed module.
+    let req = app.get("/data-access-requirements").await;
+    let row = scraper::Html::parse_document(&req.body);
+    let sel = scraper::Selector::parse("li[data-module=\"two_factor\"] a.button").unwrap();
+    let link = row.select(&sel).next().expect("a link on the 2-step row");
+    assert_eq!(link.text().collect::<String>(), "Manage");
+    assert_eq!(link.value().attr("href"), Some("/two-step-verification"));
     let page = app.get("/two-step-verification").await;
     assert!(text_of(&page.body).contains("You have 10 unused recovery codes"));
     // New recovery codes: the password first.
