@@ -1052,6 +1052,14 @@ export async function completeCourse(page, { key, label, title }) {
   }
   await page.getByRole('button', { name: 'Submit answers', exact: true }).click();
   await seen(page.getByText('Congratulations, you passed.'), '"Congratulations, you passed."');
+  // The printable certificate: a "Print certificate" button (script), one printed page.
+  await page.getByRole('link', { name: 'View certificate', exact: true }).click();
+  await expectHeading(page, 'Certificate of completion');
+  await seen(page.getByRole('button', { name: 'Print certificate', exact: true }), '"Print certificate"');
+  assert.equal((await page.locator('#certificate-course').innerText()).trim(), title, 'the course on the certificate');
+  const pdf = (await page.pdf({ format: 'Letter' })).toString('latin1');
+  const printed = (pdf.match(/\/Type\s*\/Page(?!s)/g) ?? []).length;
+  assert.equal(printed, 1, `the certificate prints on ${printed} pages`);
   await page.getByRole('link', { name: 'Continue to Researcher Workbench', exact: true }).click();
   await expectModuleCompleted(page, label);
 }
