@@ -19,8 +19,9 @@ use std::sync::Once;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use access::IdentityRequest;
 pub use access::{Attempt, TotpRecord};
-pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
+pub use accounts::{NewUser, ProfileUpdate, PublicProfile, ResetTokenError, UserRecord};
 pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, Try};
@@ -221,6 +222,8 @@ pub enum LockKey {
     Ledger(i64),
     /// Scheduled jobs' leases.
     Jobs,
+    /// A user's own profile (an edit reads, compares and writes it).
+    Profile(i64),
 }
 
 impl LockKey {
@@ -230,6 +233,7 @@ impl LockKey {
             LockKey::Workspace(id) => (1, id),
             LockKey::Ledger(id) => (2, id),
             LockKey::Jobs => (3, 0),
+            LockKey::Profile(id) => (4, id),
         };
         (class << 48) | (id & 0xFFFF_FFFF_FFFF)
     }
