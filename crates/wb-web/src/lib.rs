@@ -94,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/profile/confirm", post(profile::confirm_profile))
         .route("/identity", get(identity::identity))
+        .route("/identity/request", post(identity::request))
         .route("/identity/{provider}/start", post(identity::start))
         .route("/identity/callback", get(identity::callback))
         .route("/home", get(profile::home))

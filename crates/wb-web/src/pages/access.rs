@@ -22,6 +22,9 @@ pub struct ModuleView {
     pub status: String,
     pub expires_on: Option<String>,
     pub action: Option<(String, &'static str)>,
+    /// A line under the status, e.g. "Requested on Dec 5, 2026" for identity verification
+    /// asked of an administrator.
+    pub note: Option<String>,
 }
 
 /// Where each module is completed.
@@ -84,6 +87,10 @@ pub fn view(state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
     } else {
         None
     };
+    let note = match (m, s.identity_requested_at) {
+        (AccessModule::Identity, Some(at)) if !done => Some(format!("Requested on {}", date(at))),
+        _ => None,
+    };
     ModuleView {
         code: m.code(),
         label: m.label(),
@@ -91,6 +98,7 @@ pub fn view(state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
         status: text,
         expires_on: expires,
         action,
+        note,
     }
 }
 

@@ -7,6 +7,7 @@ use wb_domain::access::AccessModule;
 use crate::support::wb_clock_now::Now;
 use crate::support::{TestApp, error_text, field, text_by_id, text_of};
 
+mod identity_requests;
 
 crate::on_both_databases!(
     profile_edit_saves_and_shows_the_change,
