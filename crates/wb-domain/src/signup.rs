@@ -71,8 +71,39 @@ pub fn validate_step1(
             errors.add("email", msg);
         }
     }
-    let role = match Role::from_code(input.role.trim()) {
-        None if input.role.trim().is_empty() => {
+    let (role, role_other) = check_role(
+        &mut errors,
+        &input.role,
+        &input.role_other,
+        institution,
+        None,
+    );
+    match (errors.is_empty(), institution, email, role) {
+        (true, Some(inst), Some(email), Some(role)) => Ok(Affiliation {
+            institution: inst.short_name.clone(),
+            contact_email: email,
+            role,
+            role_other: if role == Role::Other {
+                role_other
+            } else {
+                None
+            },
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// The role and its "Other" text, as Step 1 and the profile edit check them. `institution`
+/// limits the roles to those offered for its organization type.
+fn check_role(
+    errors: &mut FieldErrors,
+    role_code: &str,
+    role_other_text: &str,
+    institution: Option<&Institution>,
+    current: Option<Role>,
+) -> (Option<Role>, Option<String>) {
+    let role = match Role::from_code(role_code.trim()) {
+        None if role_code.trim().is_empty() => {
             errors.add("role", "Select the role that best describes you.");
             None
         }
@@ -83,6 +114,7 @@ pub fn validate_step1(
         Some(r) => {
             if let Some(inst) = institution
                 && !Role::for_organization(inst.organization_type).contains(&r)
+                && current != Some(r)
             {
                 errors.add(
                     "role",
@@ -97,27 +129,15 @@ pub fn validate_step1(
         }
     };
     let role_other = if role == Some(Role::Other) {
-        let t = optional_line(&mut errors, "role_other", &input.role_other, OTHER_TEXT_MAX);
+        let t = optional_line(errors, "role_other", role_other_text, OTHER_TEXT_MAX);
         if t.is_none() {
             errors.add("role_other", "Describe your role.");
         }
         t
     } else {
-        optional_text(&input.role_other)
+        optional_text(role_other_text)
     };
-    match (errors.is_empty(), institution, email, role) {
-        (true, Some(inst), Some(email), Some(role)) => Ok(Affiliation {
-            institution: inst.short_name.clone(),
-            contact_email: email,
-            role,
-            role_other: if role == Role::Other {
-                role_other
-            } else {
-                None
-            },
-        }),
-        _ => Err(errors),
-    }
+    (role, role_other)
 }
 
 /// Step 2 as typed. Multi-valued fields hold the codes of the checked boxes.
@@ -282,21 +302,20 @@ fn valid_url(s: &str) -> bool {
     }
 }
 
-/// Validates Step 2. `current_year` bounds the year of birth (the last 125 years).
-pub fn validate_step2(
-    input: &Step2Input,
-    current_year: i32,
-) -> Result<ProfileDetails, FieldErrors> {
-    let mut errors = FieldErrors::new();
-    let username = match Username::parse(&input.username) {
-        Ok(u) => Some(u),
-        Err(e) => {
-            errors.add("username", e.to_string());
-            None
-        }
-    };
+/// What Step 2 and the profile edit share: names, degrees, web page, address and research
+/// background.
+struct About {
+    given_name: String,
+    family_name: String,
+    degrees: Vec<Degree>,
+    professional_url: Option<String>,
+    address: Address,
+    research_background: String,
+}
+
+fn check_about(errors: &mut FieldErrors, input: &Step2Input) -> About {
     let given_name = required_text(
-        &mut errors,
+        errors,
         "given_name",
         &input.given_name,
         NAME_MAX,
@@ -304,14 +323,14 @@ pub fn validate_step2(
         Kind::Line,
     );
     let family_name = required_text(
-        &mut errors,
+        errors,
         "family_name",
         &input.family_name,
         NAME_MAX,
         "Enter your last name.",
         Kind::Line,
     );
-    let degrees = codes(&mut errors, "degrees", &input.degrees, Degree::from_code);
+    let degrees = codes(errors, "degrees", &input.degrees, Degree::from_code);
     if degrees.contains(&Degree::NoDegree) && degrees.len() > 1 {
         errors.add("degrees", "'None' cannot be combined with a degree.");
     }
@@ -325,16 +344,16 @@ pub fn validate_step2(
         );
     }
     let street1 = required_text(
-        &mut errors,
+        errors,
         "street1",
         &input.street1,
         ADDRESS_FIELD_MAX,
         "Enter the street address.",
         Kind::Line,
     );
-    let street2 = optional_line(&mut errors, "street2", &input.street2, ADDRESS_FIELD_MAX);
+    let street2 = optional_line(errors, "street2", &input.street2, ADDRESS_FIELD_MAX);
     let city = required_text(
-        &mut errors,
+        errors,
         "city",
         &input.city,
         ADDRESS_FIELD_MAX,
@@ -342,7 +361,7 @@ pub fn validate_step2(
         Kind::Line,
     );
     let state = required_text(
-        &mut errors,
+        errors,
         "state",
         &input.state,
         ADDRESS_FIELD_MAX,
@@ -350,7 +369,7 @@ pub fn validate_step2(
         Kind::Line,
     );
     let zip = required_text(
-        &mut errors,
+        errors,
         "zip",
         &input.zip,
         ZIP_MAX,
@@ -358,7 +377,7 @@ pub fn validate_step2(
         Kind::Line,
     );
     let country = required_text(
-        &mut errors,
+        errors,
         "country",
         &input.country,
         ADDRESS_FIELD_MAX,
@@ -366,13 +385,131 @@ pub fn validate_step2(
         Kind::Line,
     );
     let research_background = required_text(
-        &mut errors,
+        errors,
         "research_background",
         &input.research_background,
         RESEARCH_BACKGROUND_MAX,
         "Describe your background, experience and research interests.",
         Kind::Paragraphs,
     );
+    About {
+        given_name,
+        family_name,
+        degrees,
+        professional_url,
+        address: Address {
+            street1,
+            street2,
+            city,
+            state,
+            zip,
+            country,
+        },
+        research_background,
+    }
+}
+
+/// The optional demographic questions, as Step 2 and the profile edit check them.
+fn check_demographics(
+    errors: &mut FieldErrors,
+    input: &Step2Input,
+    current_year: i32,
+) -> Demographics {
+    let race = codes(errors, "race", &input.race, RaceEthnicity::from_code);
+    let gender = codes(errors, "gender", &input.gender, GenderIdentity::from_code);
+    let orientation = codes(
+        errors,
+        "orientation",
+        &input.orientation,
+        SexualOrientation::from_code,
+    );
+    for (field, exclusive) in [
+        (
+            "race",
+            race.contains(&RaceEthnicity::PreferNot) && race.len() > 1,
+        ),
+        (
+            "gender",
+            gender.contains(&GenderIdentity::PreferNot) && gender.len() > 1,
+        ),
+        (
+            "orientation",
+            orientation.contains(&SexualOrientation::PreferNot) && orientation.len() > 1,
+        ),
+    ] {
+        if exclusive {
+            errors.add(
+                field,
+                "'Prefer not to answer' cannot be combined with other answers.",
+            );
+        }
+    }
+    let sex_at_birth = one_code(
+        errors,
+        "sex_at_birth",
+        &input.sex_at_birth,
+        SexAtBirth::from_code,
+    );
+    let education = one_code(errors, "education", &input.education, Education::from_code);
+    let disability = one_code(
+        errors,
+        "disability",
+        &input.disability,
+        YesNoPreferNot::from_code,
+    );
+    let disadvantaged = one_code(
+        errors,
+        "disadvantaged",
+        &input.disadvantaged,
+        YesNoPreferNot::from_code,
+    );
+    let yob = input.year_of_birth.trim();
+    let (year_of_birth, year_of_birth_prefer_not) = match yob {
+        "" => (None, false),
+        "prefer_not" => (None, true),
+        y => match y.parse::<i32>() {
+            Ok(y) if (current_year - 125..=current_year).contains(&y) => (Some(y), false),
+            _ => {
+                errors.add(
+                    "year_of_birth",
+                    format!(
+                        "Enter a year between {} and {current_year}, or choose 'Prefer not to \
+                         answer'.",
+                        current_year - 125
+                    ),
+                );
+                (None, false)
+            }
+        },
+    };
+
+    Demographics {
+        race,
+        gender,
+        orientation,
+        sex_at_birth,
+        year_of_birth,
+        year_of_birth_prefer_not,
+        education,
+        disability,
+        disadvantaged,
+    }
+}
+
+/// Validates Step 2. `current_year` bounds the year of birth (the last 125 years).
+pub fn validate_step2(
+    input: &Step2Input,
+    current_year: i32,
+) -> Result<ProfileDetails, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let username = match Username::parse(&input.username) {
+        Ok(u) => Some(u),
+        Err(e) => {
+            errors.add("username", e.to_string());
+            None
+        }
+    };
+    let about = check_about(&mut errors, input);
     let discovery = codes(
         &mut errors,
         "discovery",
@@ -400,117 +537,220 @@ pub fn validate_step2(
         optional_text(&input.discovery_other)
     };
 
-    let race = codes(&mut errors, "race", &input.race, RaceEthnicity::from_code);
-    let gender = codes(
-        &mut errors,
-        "gender",
-        &input.gender,
-        GenderIdentity::from_code,
-    );
-    let orientation = codes(
-        &mut errors,
-        "orientation",
-        &input.orientation,
-        SexualOrientation::from_code,
-    );
-    for (field, exclusive) in [
-        (
-            "race",
-            race.contains(&RaceEthnicity::PreferNot) && race.len() > 1,
-        ),
-        (
-            "gender",
-            gender.contains(&GenderIdentity::PreferNot) && gender.len() > 1,
-        ),
-        (
-            "orientation",
-            orientation.contains(&SexualOrientation::PreferNot) && orientation.len() > 1,
-        ),
-    ] {
-        if exclusive {
-            errors.add(
-                field,
-                "'Prefer not to answer' cannot be combined with other answers.",
-            );
-        }
-    }
-    let sex_at_birth = one_code(
-        &mut errors,
-        "sex_at_birth",
-        &input.sex_at_birth,
-        SexAtBirth::from_code,
-    );
-    let education = one_code(
-        &mut errors,
-        "education",
-        &input.education,
-        Education::from_code,
-    );
-    let disability = one_code(
-        &mut errors,
-        "disability",
-        &input.disability,
-        YesNoPreferNot::from_code,
-    );
-    let disadvantaged = one_code(
-        &mut errors,
-        "disadvantaged",
-        &input.disadvantaged,
-        YesNoPreferNot::from_code,
-    );
-    let yob = input.year_of_birth.trim();
-    let (year_of_birth, year_of_birth_prefer_not) = match yob {
-        "" => (None, false),
-        "prefer_not" => (None, true),
-        y => match y.parse::<i32>() {
-            Ok(y) if (current_year - 125..=current_year).contains(&y) => (Some(y), false),
-            _ => {
-                errors.add(
-                    "year_of_birth",
-                    format!(
-                        "Enter a year between {} and {current_year}, or choose 'Prefer not to \
-                         answer'.",
-                        current_year - 125
-                    ),
-                );
-                (None, false)
-            }
-        },
-    };
+    let demographics = check_demographics(&mut errors, input, current_year);
 
     match username {
         Some(username) if errors.is_empty() => Ok(ProfileDetails {
             username,
-            given_name,
-            family_name,
-            degrees,
-            professional_url,
-            address: Address {
-                street1,
-                street2,
-                city,
-                state,
-                zip,
-                country,
-            },
-            research_background,
+            given_name: about.given_name,
+            family_name: about.family_name,
+            degrees: about.degrees,
+            professional_url: about.professional_url,
+            address: about.address,
+            research_background: about.research_background,
             discovery_other: if discovery.contains(&DiscoverySource::Other) {
                 discovery_other
             } else {
                 None
             },
             discovery,
-            demographics: Demographics {
-                race,
-                gender,
-                orientation,
-                sex_at_birth,
-                year_of_birth,
-                year_of_birth_prefer_not,
-                education,
-                disability,
-                disadvantaged,
+            demographics,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// "Edit your profile" as typed: what sign-up collected, less the username, the institution
+/// and the contact e-mail (which are not editable) and "how did you hear about us".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProfileEditInput {
+    pub role: String,
+    pub role_other: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub degrees: Vec<String>,
+    pub professional_url: String,
+    pub street1: String,
+    pub street2: String,
+    pub city: String,
+    pub state: String,
+    pub zip: String,
+    pub country: String,
+    pub research_background: String,
+    pub race: Vec<String>,
+    pub gender: Vec<String>,
+    pub orientation: Vec<String>,
+    pub sex_at_birth: String,
+    pub year_of_birth: String,
+    pub education: String,
+    pub disability: String,
+    pub disadvantaged: String,
+}
+
+/// The editable part of a profile, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEdit {
+    pub role: Role,
+    pub role_other: Option<String>,
+    pub given_name: String,
+    pub family_name: String,
+    pub degrees: Vec<Degree>,
+    pub professional_url: Option<String>,
+    pub address: Address,
+    pub research_background: String,
+    pub demographics: Demographics,
+}
+
+/// A part of the profile that an edit can change, in the order the form shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProfileSection {
+    Name,
+    Role,
+    Degrees,
+    ProfessionalUrl,
+    Address,
+    ResearchBackground,
+    Demographics,
+}
+
+impl ProfileSection {
+    pub const ALL: &'static [ProfileSection] = &[
+        ProfileSection::Name,
+        ProfileSection::Role,
+        ProfileSection::Degrees,
+        ProfileSection::ProfessionalUrl,
+        ProfileSection::Address,
+        ProfileSection::ResearchBackground,
+        ProfileSection::Demographics,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            ProfileSection::Name => "name",
+            ProfileSection::Role => "role",
+            ProfileSection::Degrees => "degrees",
+            ProfileSection::ProfessionalUrl => "professional_url",
+            ProfileSection::Address => "address",
+            ProfileSection::ResearchBackground => "research_background",
+            ProfileSection::Demographics => "demographics",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| s.code() == code)
+    }
+
+    /// As a sentence names it: "address", "research background".
+    pub fn label(self) -> &'static str {
+        match self {
+            ProfileSection::Name => "name",
+            ProfileSection::Role => "role",
+            ProfileSection::Degrees => "degrees",
+            ProfileSection::ProfessionalUrl => "professional web page",
+            ProfileSection::Address => "address",
+            ProfileSection::ResearchBackground => "research background",
+            ProfileSection::Demographics => "demographic information",
+        }
+    }
+}
+
+impl ProfileEdit {
+    /// The sections in which `self` differs from `before`, in form order.
+    pub fn changes(&self, before: &ProfileEdit) -> Vec<ProfileSection> {
+        ProfileSection::ALL
+            .iter()
+            .copied()
+            .filter(|s| match s {
+                ProfileSection::Name => {
+                    self.given_name != before.given_name || self.family_name != before.family_name
+                }
+                ProfileSection::Role => {
+                    self.role != before.role || self.role_other != before.role_other
+                }
+                ProfileSection::Degrees => self.degrees != before.degrees,
+                ProfileSection::ProfessionalUrl => self.professional_url != before.professional_url,
+                ProfileSection::Address => self.address != before.address,
+                ProfileSection::ResearchBackground => {
+                    self.research_background != before.research_background
+                }
+                ProfileSection::Demographics => self.demographics != before.demographics,
+            })
+            .collect()
+    }
+}
+
+/// "Profile saved: address, research background updated." or "No changes."
+pub fn saved_message(changes: &[ProfileSection]) -> String {
+    if changes.is_empty() {
+        "No changes.".to_owned()
+    } else {
+        format!(
+            "Profile saved: {} updated.",
+            changes
+                .iter()
+                .map(|s| s.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// Validates a profile edit with the rules of sign-up. `institution` is the user's
+/// institution (its organization type limits the roles); `current_role` stays acceptable even
+/// if the institution no longer offers it, so an unrelated edit is never refused for it.
+pub fn validate_profile_edit(
+    input: &ProfileEditInput,
+    institution: Option<&Institution>,
+    current_role: Role,
+    current_year: i32,
+) -> Result<ProfileEdit, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let (role, role_other) = check_role(
+        &mut errors,
+        &input.role,
+        &input.role_other,
+        institution,
+        Some(current_role),
+    );
+    let shared = Step2Input {
+        given_name: input.given_name.clone(),
+        family_name: input.family_name.clone(),
+        degrees: input.degrees.clone(),
+        professional_url: input.professional_url.clone(),
+        street1: input.street1.clone(),
+        street2: input.street2.clone(),
+        city: input.city.clone(),
+        state: input.state.clone(),
+        zip: input.zip.clone(),
+        country: input.country.clone(),
+        research_background: input.research_background.clone(),
+        race: input.race.clone(),
+        gender: input.gender.clone(),
+        orientation: input.orientation.clone(),
+        sex_at_birth: input.sex_at_birth.clone(),
+        year_of_birth: input.year_of_birth.clone(),
+        education: input.education.clone(),
+        disability: input.disability.clone(),
+        disadvantaged: input.disadvantaged.clone(),
+        ..Step2Input::default()
+    };
+    let about = check_about(&mut errors, &shared);
+    let demographics = check_demographics(&mut errors, &shared, current_year);
+    match role {
+        Some(role) if errors.is_empty() => Ok(ProfileEdit {
+            role,
+            role_other: if role == Role::Other {
+                role_other
+            } else {
+                None
             },
+            given_name: about.given_name,
+            family_name: about.family_name,
+            degrees: about.degrees,
+            professional_url: about.professional_url,
+            address: about.address,
+            research_background: about.research_background,
+            demographics,
         }),
         _ => Err(errors),
     }
@@ -555,6 +795,86 @@ mod tests {
             discovery: vec!["colleagues".into()],
             ..Default::default()
         }
+    }
+
+    fn good_edit() -> ProfileEditInput {
+        let s = good_step2();
+        ProfileEditInput {
+            role: "graduate_trainee".into(),
+            given_name: s.given_name,
+            family_name: s.family_name,
+            degrees: s.degrees,
+            street1: s.street1,
+            city: s.city,
+            state: s.state,
+            zip: s.zip,
+            country: s.country,
+            research_background: s.research_background,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn profile_edit_uses_the_signup_rules_and_names_changes() {
+        let before = validate_profile_edit(
+            &good_edit(),
+            Some(&northfield()),
+            Role::GraduateTrainee,
+            2026,
+        )
+        .unwrap();
+        assert!(before.changes(&before).is_empty());
+        assert_eq!(saved_message(&[]), "No changes.");
+        let mut input = good_edit();
+        input.city = "Faribault".into();
+        input.research_background = "Dialysis outcomes.".into();
+        let after = validate_profile_edit(&input, Some(&northfield()), Role::GraduateTrainee, 2026)
+            .unwrap();
+        let changes = after.changes(&before);
+        assert_eq!(
+            changes,
+            [ProfileSection::Address, ProfileSection::ResearchBackground]
+        );
+        assert_eq!(
+            saved_message(&changes),
+            "Profile saved: address, research background updated."
+        );
+
+        type Mutation = Box<dyn Fn(&mut ProfileEditInput)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "given_name",
+                Box::new(|i| i.given_name = "Ada\r\nBcc: x@example.org".into()),
+            ),
+            ("family_name", Box::new(|i| i.family_name = " ".into())),
+            ("role", Box::new(|i| i.role = "teacher".into())),
+            ("role_other", Box::new(|i| i.role = "other".into())),
+            (
+                "street1",
+                Box::new(|i| i.street1 = "1 College\u{202E}Way".into()),
+            ),
+            (
+                "research_background",
+                Box::new(|i| i.research_background = "a\u{0}b".into()),
+            ),
+            (
+                "year_of_birth",
+                Box::new(|i| i.year_of_birth = "1800".into()),
+            ),
+        ];
+        for (field, mutate) in cases {
+            let mut input = good_edit();
+            mutate(&mut input);
+            let errs =
+                validate_profile_edit(&input, Some(&northfield()), Role::GraduateTrainee, 2026)
+                    .unwrap_err();
+            assert!(errs.get(field).is_some(), "{field}: {errs}");
+            assert_eq!(errs.len(), 1, "only {field} should fail: {errs}");
+        }
+        // A role the user already holds stays acceptable.
+        let mut input = good_edit();
+        input.role = "teacher".into();
+        assert!(validate_profile_edit(&input, Some(&northfield()), Role::Teacher, 2026).is_ok());
     }
 
     #[test]

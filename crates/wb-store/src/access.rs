@@ -49,6 +49,20 @@ impl AttemptStart {
     }
 }
 
+/// An open request for an administrator to verify a user's identity (when no identity
+/// provider is configured), with who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRequest {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub contact_email: String,
+    pub institution: String,
+    pub requested_at: i64,
+}
+
 fn attempt_from_row(r: &AnyRow) -> Result<Attempt> {
     let questions: String = r.try_get("questions")?;
     Ok(Attempt {
@@ -130,7 +144,7 @@ impl Store {
     }
 
     /// Inside `tx`: marks a module completed at `at` with an optional version.
-    async fn mark_completed(
+    pub(crate) async fn mark_completed(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         user_id: i64,
@@ -399,6 +413,96 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Queues a request for an administrator to verify the user's identity. The database
+    /// holds at most one open request per user (a partial unique index), and the insert does
+    /// nothing when one is open, so parallel clicks make one row. Returns whether this call
+    /// created it, and when the open request was made.
+    pub async fn request_identity_verification(
+        &self,
+        user_id: i64,
+        now: i64,
+    ) -> Result<(bool, i64)> {
+        let done = sqlx::query(
+            "INSERT INTO identity_requests (user_id, requested_at) VALUES ($1, $2) \
+             ON CONFLICT (user_id) WHERE resolved_at IS NULL DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        let at = self
+            .open_identity_request(user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((done.rows_affected() == 1, at))
+    }
+
+    /// When the user's open identity verification request was made, if one is open.
+    pub async fn open_identity_request(&self, user_id: i64) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT requested_at FROM identity_requests WHERE user_id = $1 AND resolved_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Every open identity verification request, oldest first.
+    pub async fn open_identity_requests(&self) -> Result<Vec<IdentityRequest>> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.user_id, r.requested_at, u.username, u.given_name, u.family_name, \
+             u.contact_email, u.institution FROM identity_requests r \
+             JOIN users u ON u.id = r.user_id WHERE r.resolved_at IS NULL \
+             ORDER BY r.requested_at, r.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IdentityRequest {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    username: r.try_get("username")?,
+                    given_name: r.try_get("given_name")?,
+                    family_name: r.try_get("family_name")?,
+                    contact_email: r.try_get("contact_email")?,
+                    institution: r.try_get("institution")?,
+                    requested_at: r.try_get("requested_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// An administrator verified the user's identity: binds a manual identity, completes the
+    /// identity module and resolves the open request (if any) as done by `by`, in one
+    /// transaction. Returns whether an open request was resolved.
+    pub async fn verify_identity_manually(&self, user_id: i64, by: &str, now: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO identity_links (provider, subject, user_id, acr, verified_at) \
+             VALUES ('manual', $1, $2, NULL, $3) ON CONFLICT (provider, subject) DO NOTHING",
+        )
+        .bind(format!("admin:{user_id}"))
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        self.mark_completed(&mut tx, user_id, AccessModule::Identity, now, None)
+            .await?;
+        let resolved = sqlx::query(
+            "UPDATE identity_requests SET resolved_at = $2, resolved_by = $3 \
+             WHERE user_id = $1 AND resolved_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(resolved.rows_affected() > 0)
     }
 
     /// Records a finished course module (idempotent).

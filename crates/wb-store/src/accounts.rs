@@ -2,10 +2,13 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use wb_domain::access::AccessModule;
 use wb_domain::choices::{Degree, Role};
-use wb_domain::signup::{Address, Affiliation, Demographics, ProfileDetails};
+use wb_domain::signup::{
+    Address, Affiliation, Demographics, ProfileDetails, ProfileEdit, ProfileSection,
+};
 
-use crate::{Result, Store, StoreError, flag, on_unique};
+use crate::{AuditEvent, LockKey, Result, Store, StoreError, audit_on, flag, on_unique};
 
 /// Everything needed to create an account.
 #[derive(Debug, Clone)]
@@ -48,6 +51,32 @@ impl UserRecord {
     pub fn full_name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
     }
+
+    /// The part of the profile the user may edit, as it is stored.
+    pub fn profile_edit(&self) -> ProfileEdit {
+        ProfileEdit {
+            role: self.role,
+            role_other: self.role_other.clone(),
+            given_name: self.given_name.clone(),
+            family_name: self.family_name.clone(),
+            degrees: self.degrees.clone(),
+            professional_url: self.professional_url.clone(),
+            address: self.address.clone(),
+            research_background: self.research_background.clone(),
+            demographics: self.demographics.clone(),
+        }
+    }
+}
+
+/// A profile edit to save (see [`Store::update_profile`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileUpdate<'a> {
+    pub user_id: i64,
+    pub edit: &'a ProfileEdit,
+    pub now: i64,
+    /// Who saves it, for the audit trail ("user:<name>").
+    pub actor: &'a str,
+    pub ip: Option<&'a str>,
 }
 
 /// What anyone may see of a researcher: name, institution, role, research background.
@@ -298,6 +327,78 @@ impl Store {
             role_other: r.try_get("role_other")?,
             research_background: r.try_get("research_background")?,
         }))
+    }
+
+    /// Saves a profile edit in one transaction: compares it with the stored profile, writes
+    /// the changed fields and one `profile.updated` audit row naming the changed sections (only
+    /// when something changed), and records the yearly profile confirmation either way (the
+    /// user has just looked at every field). Returns the changed sections, in form order.
+    pub async fn update_profile(&self, u: &ProfileUpdate<'_>) -> Result<Vec<ProfileSection>> {
+        let e = u.edit;
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, LockKey::Profile(u.user_id)).await?;
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(u.user_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let before = user_from_row(&row)?.profile_edit();
+        let changes = e.changes(&before);
+        if !changes.is_empty() {
+            let demographics = serde_json::to_string(&e.demographics)
+                .map_err(|err| StoreError::Corrupt(err.to_string()))?;
+            sqlx::query(
+                "UPDATE users SET role = $2, role_other = $3, given_name = $4, family_name = $5, \
+                 degrees = $6, professional_url = $7, research_background = $8, street1 = $9, \
+                 street2 = $10, city = $11, state = $12, zip = $13, country = $14, \
+                 demographics_json = $15 WHERE id = $1",
+            )
+            .bind(u.user_id)
+            .bind(e.role.code())
+            .bind(e.role_other.as_deref())
+            .bind(&e.given_name)
+            .bind(&e.family_name)
+            .bind(degrees_to_text(&e.degrees))
+            .bind(e.professional_url.as_deref())
+            .bind(&e.research_background)
+            .bind(&e.address.street1)
+            .bind(e.address.street2.as_deref())
+            .bind(&e.address.city)
+            .bind(&e.address.state)
+            .bind(&e.address.zip)
+            .bind(&e.address.country)
+            .bind(demographics)
+            .execute(&mut *tx)
+            .await?;
+            let detail = changes
+                .iter()
+                .map(|s| s.code())
+                .collect::<Vec<_>>()
+                .join(",");
+            audit_on(
+                &mut tx,
+                &AuditEvent {
+                    at: u.now,
+                    actor_user_id: Some(u.user_id),
+                    actor: u.actor,
+                    action: "profile.updated",
+                    target_user_id: Some(u.user_id),
+                    detail: &detail,
+                    ip: u.ip,
+                },
+            )
+            .await?;
+        }
+        self.mark_completed(
+            &mut tx,
+            u.user_id,
+            AccessModule::ProfileConfirmation,
+            u.now,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(changes)
     }
 
     /// Replaces the password. A temporary one gets an expiry; a chosen one clears it.

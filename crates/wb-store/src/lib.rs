@@ -19,8 +19,8 @@ use std::sync::Once;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-pub use access::{Attempt, AttemptStart, TotpRecord};
-pub use accounts::{NewUser, PublicProfile, ResetTokenError, UserRecord};
+pub use access::{Attempt, AttemptStart, IdentityRequest, TotpRecord};
+pub use accounts::{NewUser, ProfileUpdate, PublicProfile, ResetTokenError, UserRecord};
 pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, Try};
@@ -223,6 +223,8 @@ pub enum LockKey {
     Jobs,
     /// A user's assessment attempts (the daily limit, one open attempt).
     Training(i64),
+    /// A user's own profile (an edit reads, compares and writes it).
+    Profile(i64),
 }
 
 impl LockKey {
@@ -233,6 +235,7 @@ impl LockKey {
             LockKey::Ledger(id) => (2, id),
             LockKey::Jobs => (3, 0),
             LockKey::Training(id) => (4, id),
+            LockKey::Profile(id) => (5, id),
         };
         (class << 48) | (id & 0xFFFF_FFFF_FFFF)
     }

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "concurrency",
         include_str!("../migrations/0005_concurrency.sql"),
     ),
+    (
+        6,
+        "identity_requests",
+        include_str!("../migrations/0006_identity_requests.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

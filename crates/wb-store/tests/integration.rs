@@ -48,7 +48,168 @@ conformance!(
     workspaces_members_directory_and_soft_delete,
     credit_ledger_is_append_only_and_checked,
     billing_accounts_and_training_groups,
+    profile_edits_save_changes_audit_and_confirm,
+    identity_requests_are_one_open_per_user,
 );
+
+async fn profile_edits_save_changes_audit_and_confirm(store: Store) {
+    use wb_domain::access::AccessModule;
+    use wb_domain::signup::ProfileSection;
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let before = store.user_by_id(ada).await.unwrap().unwrap();
+    let audits = |s: Store| async move {
+        s.audit_for_user(ada)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "profile.updated")
+            .collect::<Vec<_>>()
+    };
+    // Saving the stored profile unchanged changes nothing and audits nothing, but confirms it.
+    let same = before.profile_edit();
+    let update = |edit, now| wb_store::ProfileUpdate {
+        user_id: ada,
+        edit,
+        now,
+        actor: "user:ada",
+        ip: Some("127.0.0.1"),
+    };
+    let changes = store.update_profile(&update(&same, 2_000)).await.unwrap();
+    assert!(changes.is_empty());
+    assert!(audits(store.clone()).await.is_empty());
+    let confirmed = |s: Store| async move {
+        s.module_records(ada)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.module == AccessModule::ProfileConfirmation)
+            .and_then(|r| r.completed_at)
+    };
+    assert_eq!(confirmed(store.clone()).await, Some(2_000));
+    // A real change is written, audited once with the sections, and confirms again.
+    let mut edit = same.clone();
+    edit.address.city = "Faribault".into();
+    edit.research_background = "Dialysis outcomes.".into();
+    edit.demographics.year_of_birth = None;
+    edit.demographics.year_of_birth_prefer_not = true;
+    let changes = store.update_profile(&update(&edit, 3_000)).await.unwrap();
+    assert_eq!(
+        changes,
+        [
+            ProfileSection::Address,
+            ProfileSection::ResearchBackground,
+            ProfileSection::Demographics
+        ]
+    );
+    let after = store.user_by_id(ada).await.unwrap().unwrap();
+    assert_eq!(after.address.city, "Faribault");
+    assert_eq!(after.research_background, "Dialysis outcomes.");
+    assert!(after.demographics.year_of_birth_prefer_not);
+    assert_eq!(
+        after.username, before.username,
+        "the username is not touched"
+    );
+    assert_eq!(after.contact_email, before.contact_email);
+    let rows = audits(store.clone()).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].detail, "address,research_background,demographics");
+    assert_eq!(confirmed(store.clone()).await, Some(3_000));
+    assert!(matches!(
+        store
+            .update_profile(&wb_store::ProfileUpdate {
+                user_id: 9_999,
+                ..update(&edit, 4_000)
+            })
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn identity_requests_are_one_open_per_user(store: Store) {
+    use wb_domain::access::AccessModule;
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let grace = create(&store, "grace", "grace@northfield.example")
+        .await
+        .unwrap();
+    assert_eq!(store.open_identity_request(ada).await.unwrap(), None);
+    // Twenty requests at once make one row; every caller learns when it was made.
+    let tries: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.request_identity_verification(ada, 100 + i).await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut times = Vec::new();
+    for t in tries {
+        let (c, at) = t.await.unwrap().unwrap();
+        created += i32::from(c);
+        times.push(at);
+    }
+    assert_eq!(created, 1);
+    assert!(times.windows(2).all(|w| w[0] == w[1]), "{times:?}");
+    let at = times[0];
+    assert_eq!(store.open_identity_request(ada).await.unwrap(), Some(at));
+    assert_eq!(
+        store
+            .request_identity_verification(grace, 500)
+            .await
+            .unwrap(),
+        (true, 500)
+    );
+    let open = store.open_identity_requests().await.unwrap();
+    assert_eq!(
+        open.iter().map(|r| r.username.as_str()).collect::<Vec<_>>(),
+        ["ada", "grace"]
+    );
+    assert_eq!(open[0].contact_email, "ada@northfield.example");
+    // An open request is unique in the database itself, not only through the store's insert.
+    let dup = sqlx::query("INSERT INTO identity_requests (user_id, requested_at) VALUES ($1, 1)")
+        .bind(ada)
+        .execute(store.pool())
+        .await;
+    assert!(
+        dup.is_err(),
+        "a second open request is refused by the database"
+    );
+    // Resolving completes the module and closes the request; a new one may then be opened.
+    assert!(
+        store
+            .verify_identity_manually(ada, "admin-cli", 600)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .verify_identity_manually(ada, "admin-cli", 601)
+            .await
+            .unwrap(),
+        "nothing left to resolve"
+    );
+    assert_eq!(store.open_identity_request(ada).await.unwrap(), None);
+    assert!(
+        store
+            .module_records(ada)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.module == AccessModule::Identity && r.completed_at.is_some())
+    );
+    assert_eq!(store.open_identity_requests().await.unwrap().len(), 1);
+    assert!(
+        store
+            .request_identity_verification(ada, 700)
+            .await
+            .unwrap()
+            .0
+    );
+}
 
 async fn billing_accounts_and_training_groups(store: Store) {
     store.upsert_institution(&northfield(), 10).await.unwrap();

@@ -140,6 +140,19 @@ pub struct AccountsConfig {
     pub temporary_password_days: i64,
     pub reset_link_minutes: i64,
     pub support_email: String,
+    /// Where requests for an administrator's action go (identity verification requested when
+    /// no identity provider is configured). Unset: `support_email`.
+    pub admin_email: Option<String>,
+}
+
+impl AccountsConfig {
+    /// The address that administrators read: `admin_email`, or else `support_email`.
+    pub fn admin_email(&self) -> &str {
+        self.admin_email
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or(&self.support_email)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,6 +243,7 @@ impl Default for AccountsConfig {
             temporary_password_days: 7,
             reset_link_minutes: 60,
             support_email: "support@researchworkbench.example".into(),
+            admin_email: None,
         }
     }
 }
@@ -297,6 +311,13 @@ impl Config {
         }
         if !(5..=24 * 60).contains(&self.accounts.reset_link_minutes) {
             return Err("accounts.reset_link_minutes must be between 5 and 1440".into());
+        }
+        if let Some(a) = &self.accounts.admin_email
+            && wb_domain::EmailAddress::parse(a).is_err()
+        {
+            return Err(format!(
+                "accounts.admin_email '{a}' is not an e-mail address"
+            ));
         }
         if !(1..=100).contains(&self.throttle.account_failures) {
             return Err("throttle.account_failures must be between 1 and 100".into());

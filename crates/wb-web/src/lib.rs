@@ -89,8 +89,13 @@ pub fn router(state: AppState) -> Router {
             get(conduct::accept).post(conduct::accept_submit),
         )
         .route("/profile", get(profile::my_profile))
+        .route(
+            "/profile/edit",
+            get(profile::edit_form).post(profile::edit_submit),
+        )
         .route("/profile/confirm", post(profile::confirm_profile))
         .route("/identity", get(identity::identity))
+        .route("/identity/request", post(identity::request))
         .route("/identity/{provider}/start", post(identity::start))
         .route("/identity/callback", get(identity::callback))
         .route("/home", get(profile::home))

@@ -32,6 +32,9 @@ pub struct AccessState {
     pub now: i64,
     pub policy: AccessPolicy,
     pub disabled: bool,
+    /// When the user asked an administrator to verify their identity, while that request is
+    /// open (only with no identity provider configured, where that is the way to verify).
+    pub identity_requested_at: Option<i64>,
 }
 
 impl AccessState {
@@ -79,6 +82,11 @@ pub async fn load(state: &AppState, user: &UserRecord) -> WebResult<AccessState>
         _ => false,
     };
     let policy = state.access_policy();
+    let identity_requested_at = if state.identity_providers.is_empty() {
+        state.store.open_identity_request(user.id).await?
+    } else {
+        None
+    };
     let mut s = AccessState {
         records,
         registered_email_eligible: eligible(AccessTier::Registered),
@@ -90,6 +98,7 @@ pub async fn load(state: &AppState, user: &UserRecord) -> WebResult<AccessState>
         now,
         policy,
         disabled: user.disabled,
+        identity_requested_at,
     };
     s.tiers = access::granted_tiers(&s.facts(), &s.policy, now);
     Ok(s)

@@ -7,6 +7,7 @@
 
 mod access;
 mod hardening;
+mod profile_tests;
 mod support;
 mod workspaces_tests;
 

@@ -22,7 +22,9 @@ pub struct ModuleView {
     pub done: bool,
     pub status: Rich,
     pub expires_on: Option<Stamp>,
-    /// A line about what is possible next, e.g. when a training assessment can be retaken.
+    /// A line under the status about what is possible next, e.g. when a training assessment
+    /// can be retaken, or "Requested on Dec 5, 2026" for identity verification asked of an
+    /// administrator.
     pub note: Option<Rich>,
     pub action: Option<(String, &'static str)>,
 }
@@ -92,13 +94,19 @@ pub fn view(_state: &AppState, s: &AccessState, m: AccessModule) -> ModuleView {
     } else {
         None
     };
+    let note = match (m, s.identity_requested_at) {
+        (AccessModule::Identity, Some(at)) if !done => {
+            Some(Rich::new().text("Requested on ").time(date(at)))
+        }
+        _ => None,
+    };
     ModuleView {
         code: m.code(),
         label: m.label(),
         done,
         status: text,
         expires_on: expires,
-        note: None,
+        note,
         action,
     }
 }

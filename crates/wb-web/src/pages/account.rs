@@ -273,19 +273,19 @@ pub async fn step1_submit(
     }
 }
 
-/// The fixed choices of Step 2, for the template.
-struct Choices {
-    degrees: &'static [Degree],
-    discovery: &'static [DiscoverySource],
-    race: &'static [RaceEthnicity],
-    gender: &'static [GenderIdentity],
-    orientation: &'static [SexualOrientation],
-    sex_at_birth: &'static [SexAtBirth],
-    education: &'static [Education],
-    yes_no: &'static [YesNoPreferNot],
+/// The fixed choices of Step 2 (and of "Edit your profile"), for the template.
+pub(crate) struct Choices {
+    pub(crate) degrees: &'static [Degree],
+    pub(crate) discovery: &'static [DiscoverySource],
+    pub(crate) race: &'static [RaceEthnicity],
+    pub(crate) gender: &'static [GenderIdentity],
+    pub(crate) orientation: &'static [SexualOrientation],
+    pub(crate) sex_at_birth: &'static [SexAtBirth],
+    pub(crate) education: &'static [Education],
+    pub(crate) yes_no: &'static [YesNoPreferNot],
 }
 
-const CHOICES: Choices = Choices {
+pub(crate) const CHOICES: Choices = Choices {
     degrees: Degree::ALL,
     discovery: DiscoverySource::ALL,
     race: RaceEthnicity::ALL,
@@ -424,7 +424,7 @@ impl Step2Form {
     }
 }
 
-fn current_year(now: i64) -> i32 {
+pub(crate) fn current_year(now: i64) -> i32 {
     use chrono::Datelike;
     chrono::DateTime::from_timestamp(now, 0)
         .map(|d| d.year())

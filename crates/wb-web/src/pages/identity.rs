@@ -4,6 +4,10 @@
 //! callback needs is kept in a signed cookie that lives ten minutes and names the user. The
 //! callback checks the state, exchanges the code, verifies the ID token and binds the
 //! provider's subject to this account (one identity, one account).
+//!
+//! With no provider configured, "Request verification" queues a request for an administrator
+//! (one open request per user, kept by the database), e-mails the administrators and the user,
+//! and the page says when it was requested; `wb admin identity-requests resolve` completes it.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -45,6 +49,8 @@ struct IdentityPage {
     providers: Vec<ProviderView>,
     error: Option<String>,
     support_email: String,
+    /// With no provider: when the open request for an administrator was made.
+    requested_on: Option<String>,
 }
 
 async fn identity_page(
@@ -74,7 +80,50 @@ async fn identity_page(
             .collect(),
         error,
         support_email: state.config.accounts.support_email.clone(),
+        requested_on: a.identity_requested_at.map(|t| state.date(t)),
     })
+}
+
+/// "Request verification" (no provider configured): queues one request for administrators
+/// and, the first time only, e-mails them and the user. Parallel clicks make one request and
+/// one pair of e-mails.
+pub async fn request(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {
+    if !state.identity_providers.is_empty() {
+        return Err(WebError::NotFound);
+    }
+    let a = registration::load(&state, &s.user).await?;
+    if a.is_compliant(AccessModule::Identity) {
+        return Ok(Redirect::to("/identity").into_response());
+    }
+    let now = state.now();
+    let (created, at) = state
+        .store
+        .request_identity_verification(s.user.id, now)
+        .await?;
+    if created {
+        registration::audit_user(&state, &s.user, "identity.requested", "", &s.ctx.ip).await?;
+        let support = &state.config.accounts.support_email;
+        state.send_in_background(wb_mail::messages::identity_verification_requested(
+            state.config.accounts.admin_email(),
+            &wb_mail::messages::IdentityVerificationRequested {
+                full_name: &s.user.full_name(),
+                username: &s.user.username,
+                institution: &a.institution_name,
+                contact_email: &s.user.contact_email,
+                when: &state.datetime(at),
+                support_email: support,
+            },
+        ));
+        state.send_in_background(wb_mail::messages::identity_verification_request_received(
+            &s.user.contact_email,
+            &wb_mail::messages::IdentityVerificationRequestReceived {
+                given_name: &s.user.given_name,
+                requirements_url: &state.link("/data-access-requirements"),
+                support_email: support,
+            },
+        ));
+    }
+    Ok(Redirect::to("/identity").into_response())
 }
 
 pub async fn identity(State(state): State<AppState>, SignedIn(s): SignedIn) -> WebResult<Response> {

@@ -217,6 +217,7 @@ impl TestApp {
         config.throttle.account_failures = 3;
         config.throttle.ip_failures = 1000;
         config.throttle.mail_per_ip_per_hour = 1000;
+        config.accounts.admin_email = Some("admins@researchworkbench.example".into());
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
