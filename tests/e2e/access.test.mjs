@@ -152,5 +152,27 @@ test('a new researcher completes every access module and gets both tiers', async
     assert.match(href ?? '', /^data:text\/plain/, 'the codes can be downloaded as a text file');
   });
 
+  await step('12. Profile → "Edit": a new city and research background, "Save" says what changed', async () => {
+    await page.getByRole('link', { name: 'Profile', exact: true }).first().click();
+    await expectHeading(page, 'Your profile');
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await expectHeading(page, 'Edit your profile');
+    await page.getByLabel('City', { exact: true }).fill('Rivermouth');
+    const background = page.getByRole('textbox', { name: 'Research background', exact: true });
+    await background.fill(`${account.background} I now also study sleep.`);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expectHeading(page, 'Your profile');
+    assert.equal(
+      (await page.locator('#profile-saved').innerText()).trim(),
+      'Profile saved: address, research background updated.',
+      'the notice after "Save"',
+    );
+    await seen(page.getByText(/I now also study sleep\./), 'the new research background');
+    // Saving again unchanged says so.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    assert.equal((await page.locator('#profile-saved').innerText()).trim(), 'No changes.', 'the notice after an unchanged "Save"');
+  });
+
   assert.equal(broken(), null, `the access journey stopped at step "${broken()}"`);
 });
