@@ -888,16 +888,21 @@ const execFileAsync = promisify(execFile);
  * (WB_DATA_DIR = the folder holding WB_E2E_OUTBOX) and return its stdout.
  */
 export async function wbAdmin(args) {
+  return wb(['admin', ...args]);
+}
+
+/** Run `WB_E2E_WB_BIN --config WB_E2E_CONFIG <args...>` against the running server's data. */
+export async function wb(args) {
   const bin = requiredEnv('WB_E2E_WB_BIN');
   const config = requiredEnv('WB_E2E_CONFIG');
   try {
-    const { stdout } = await execFileAsync(bin, ['--config', config, 'admin', ...args], {
+    const { stdout } = await execFileAsync(bin, ['--config', config, ...args], {
       env: { ...process.env, WB_DATA_DIR: dirname(outboxDir()) },
       maxBuffer: 16 * 1024 * 1024,
     });
     return stdout;
   } catch (err) {
-    throw new Error(`wb admin ${args.join(' ')} failed (exit ${err.code}): ${String(err.stderr ?? err.message).trim()}`);
+    throw new Error(`wb ${args.join(' ')} failed (exit ${err.code}): ${String(err.stderr ?? err.message).trim()}`);
   }
 }
 

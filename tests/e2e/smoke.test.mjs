@@ -4,7 +4,10 @@
 // "Other (describe)" (conditional fields are CSS, .reveal/.revealed in app.css).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, baseUrl, expectNoHorizontalOverflow, expectHeading, TERMS_CHECKBOX } from './lib.mjs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { launch, baseUrl, expectNoHorizontalOverflow, expectHeading, TERMS_CHECKBOX, wb } from './lib.mjs';
 
 test('home page loads and offers "Create Account"', async (t) => {
   const browser = await launch();
@@ -43,4 +46,25 @@ test('without script, a conditional field shows only while its option is chosen'
   assert.equal(await describe.isVisible(), false, '"Describe your role" still shows for "Student"');
   await role.selectOption({ label: 'Other (describe)' });
   assert.equal(await describe.inputValue(), 'Data steward', 'what was typed in the box was lost');
+});
+
+test('wb serve generates the demo CDR and points the demo dataset versions at it', async () => {
+  // scripts/test runs the server with [demo] cdr_persons = 2000; generation runs in the
+  // background after start-up, so wait for it.
+  const deadline = Date.now() + 240_000;
+  let listing = '';
+  for (;;) {
+    listing = await wb(['cdr', 'list']);
+    const demo = listing.split('\n').filter((l) => / Tier Dataset v7 /.test(l));
+    if (demo.length === 2 && demo.every((l) => /\/cdr\/demo-2000$/.test(l.trim()))) {
+      for (const line of demo) {
+        const dir = line.trim().split(/\s+/).pop();
+        assert.ok(existsSync(join(dir, 'manifest.json')), `no manifest.json in ${dir}`);
+        assert.ok(existsSync(join(dir, 'index')), `no index in ${dir}`);
+      }
+      return;
+    }
+    assert.ok(Date.now() < deadline, `the demo dataset versions have no data after 4 minutes:\n${listing}`);
+    await sleep(1000);
+  }
 });

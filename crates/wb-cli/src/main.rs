@@ -3,6 +3,7 @@
 mod admin;
 mod cdr;
 mod config;
+mod demo_cdr;
 
 use std::sync::Arc;
 
@@ -103,6 +104,20 @@ async fn serve(cfg: wb_web::Config) -> Result<()> {
         let n = wb_web::demo::load_if_empty(&store, now).await?;
         if n > 0 {
             println!("Loaded {n} fictional demo institutions.");
+        }
+        if cfg.demo.cdr_persons > 0 {
+            let (store, data_dir, persons) =
+                (store.clone(), cfg.data_dir.clone(), cfg.demo.cdr_persons);
+            tokio::spawn(async move {
+                match demo_cdr::ensure(&store, &data_dir, persons).await {
+                    Ok((dir, n)) if n > 0 => println!(
+                        "Generated the demo CDR ({persons} synthetic persons) in {} for {n} dataset versions.",
+                        dir.display()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => eprintln!("The demo CDR could not be made: {e:#}"),
+                }
+            });
         }
     }
     let key = config::secret_key(&cfg)?;

@@ -248,6 +248,18 @@ impl Store {
         rows.iter().map(cdr_from_row).collect()
     }
 
+    /// Points a dataset version that has no data yet at `data_dir`; `false` (nothing written)
+    /// when it already has one, so a registered directory is never replaced.
+    pub async fn attach_cdr_data(&self, id: i64, data_dir: &str) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE cdr_versions SET data_dir = $2 WHERE id = $1 AND data_dir IS NULL")
+                .bind(id)
+                .bind(data_dir)
+                .execute(self.pool())
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     pub async fn cdr_version(&self, id: i64) -> Result<Option<CdrVersion>> {
         sqlx::query("SELECT * FROM cdr_versions WHERE id = $1")
             .bind(id)

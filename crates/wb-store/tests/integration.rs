@@ -45,6 +45,7 @@ conformance!(
     assessment_attempts_submit_once,
     parallel_attempt_starts_keep_the_daily_limit,
     cdr_versions_keep_one_default_per_tier,
+    cdr_data_is_attached_once,
     workspaces_members_directory_and_soft_delete,
     credit_ledger_is_append_only_and_checked,
     billing_accounts_and_training_groups,
@@ -266,6 +267,17 @@ async fn billing_accounts_and_training_groups(store: Store) {
     );
     assert_eq!(store.training_groups_joined(grace).await.unwrap().len(), 1);
     assert_eq!(store.training_groups_taught(ada).await.unwrap().len(), 1);
+}
+
+async fn cdr_data_is_attached_once(store: Store) {
+    let v = store
+        .register_cdr_version("Registered Tier Dataset v7", "registered", true, None, 10)
+        .await
+        .unwrap();
+    assert!(store.attach_cdr_data(v, "/data/demo").await.unwrap());
+    assert!(!store.attach_cdr_data(v, "/data/other").await.unwrap());
+    let got = store.cdr_version(v).await.unwrap().unwrap();
+    assert_eq!(got.data_dir.as_deref(), Some("/data/demo"));
 }
 
 async fn cdr_versions_keep_one_default_per_tier(store: Store) {

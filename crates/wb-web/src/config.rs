@@ -187,6 +187,9 @@ pub struct ThrottleConfig {
 pub struct DemoConfig {
     /// Load the fictional demo institutions when the database has none.
     pub load: bool,
+    /// With `load`, the size of the synthetic CDR that `wb serve` generates under
+    /// `<data_dir>/cdr/` for the demo dataset versions that have no data (0: none).
+    pub cdr_persons: u64,
 }
 
 impl Default for Config {
@@ -211,7 +214,10 @@ impl Default for Config {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        Self { load: true }
+        Self {
+            load: true,
+            cdr_persons: 20_000,
+        }
     }
 }
 
@@ -294,6 +300,9 @@ impl Config {
 
     /// Checks values that would otherwise fail later, with a message naming the setting.
     pub fn validate(&self) -> Result<(), String> {
+        if self.demo.cdr_persons > 10_000_000 {
+            return Err("demo.cdr_persons must be at most 10000000 (0: no demo CDR)".into());
+        }
         if url::Url::parse(&self.http.public_url).is_err() {
             return Err(format!(
                 "http.public_url '{}' is not a URL",
