@@ -153,8 +153,9 @@ pub struct Temporal {
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum TemporalKind {
     /// "During same encounter as": both events in the same visit.
+    /// (Written `{}` so that unknown fields are refused, as on [`CriterionKind::Deceased`].)
     #[serde(rename = "DURING_SAME_ENCOUNTER_AS")]
-    DuringSameEncounter,
+    DuringSameEncounter {},
     /// "X or more days before": the event is at least `days` days before the second one.
     #[serde(rename = "X_DAYS_BEFORE")]
     XOrMoreDaysBefore { days: i64 },
@@ -169,7 +170,7 @@ pub enum TemporalKind {
 impl TemporalKind {
     pub fn label(self) -> &'static str {
         match self {
-            TemporalKind::DuringSameEncounter => "During same encounter as",
+            TemporalKind::DuringSameEncounter {} => "During same encounter as",
             TemporalKind::XOrMoreDaysBefore { .. } => "X or more days before",
             TemporalKind::XOrMoreDaysAfter { .. } => "X or more days after",
             TemporalKind::WithinXDays { .. } => "On or within X days of",
@@ -178,7 +179,7 @@ impl TemporalKind {
 
     pub fn days(self) -> Option<i64> {
         match self {
-            TemporalKind::DuringSameEncounter => None,
+            TemporalKind::DuringSameEncounter {} => None,
             TemporalKind::XOrMoreDaysBefore { days }
             | TemporalKind::XOrMoreDaysAfter { days }
             | TemporalKind::WithinXDays { days } => Some(days),
@@ -205,8 +206,9 @@ pub struct Criterion {
 pub enum CriterionKind {
     /// An age range, inclusive at both ends.
     Age { basis: AgeBasis, min: u32, max: u32 },
-    /// "Deceased".
-    Deceased,
+    /// "Deceased". (Fieldless variants are written `{}` so that serde refuses unknown fields
+    /// on them too; on unit variants of tagged enums it ignores them.)
+    Deceased {},
     /// Any of these ethnicity concepts.
     Ethnicity { concept_ids: Vec<ConceptId> },
     /// Any of these gender identity concepts.
@@ -240,7 +242,7 @@ pub enum CriterionKind {
         value: Option<ValueFilter>,
     },
     /// "Has EHR data": anyone with at least one EHR record.
-    HasEhrData,
+    HasEhrData {},
 }
 
 impl CriterionKind {
@@ -259,7 +261,7 @@ impl CriterionKind {
     pub fn menu_label(&self) -> &'static str {
         match self {
             CriterionKind::Age { .. } => "Age",
-            CriterionKind::Deceased => ui::DECEASED,
+            CriterionKind::Deceased {} => ui::DECEASED,
             CriterionKind::Ethnicity { .. } => "Ethnicity",
             CriterionKind::GenderIdentity { .. } => "Gender Identity",
             CriterionKind::Race { .. } => "Race",
@@ -267,7 +269,7 @@ impl CriterionKind {
             CriterionKind::Survey { .. } => "Surveys",
             CriterionKind::PhysicalMeasurement { .. } => "Physical Measurements",
             CriterionKind::Domain { domain, .. } => domain.label(),
-            CriterionKind::HasEhrData => ui::HAS_EHR_DATA,
+            CriterionKind::HasEhrData {} => ui::HAS_EHR_DATA,
         }
     }
 }
@@ -950,7 +952,7 @@ fn validate_criterion(c: &Criterion, loc: &Location, errs: &mut Errors) {
                 );
             }
         }
-        CriterionKind::Deceased | CriterionKind::HasEhrData => {}
+        CriterionKind::Deceased {} | CriterionKind::HasEhrData {} => {}
         CriterionKind::Ethnicity { concept_ids } => {
             check_concept_list(concept_ids, "ethnicity", loc.at("kind.concept_ids"), errs)
         }
@@ -1056,18 +1058,18 @@ fn validate_modifiers(c: &Criterion, loc: &Location, errs: &mut Errors) {
                 if let Some(b) = max {
                     check_age(b, &field.at_sub("max"), errs);
                 }
-                if let (Some(a), Some(b)) = (min, max) {
-                    if a > b {
-                        errs.add(
-                            ErrorCode::ContradictoryRange,
-                            field,
-                            format!(
-                                "The \"{}\" range {a} to {b} is empty: the minimum is above the \
-                                 maximum.",
-                                ui::AGE_AT_EVENT
-                            ),
-                        );
-                    }
+                if let (Some(a), Some(b)) = (min, max)
+                    && a > b
+                {
+                    errs.add(
+                        ErrorCode::ContradictoryRange,
+                        field,
+                        format!(
+                            "The \"{}\" range {a} to {b} is empty: the minimum is above the \
+                             maximum.",
+                            ui::AGE_AT_EVENT
+                        ),
+                    );
                 }
             }
         }
@@ -1079,17 +1081,17 @@ fn validate_modifiers(c: &Criterion, loc: &Location, errs: &mut Errors) {
             format!("\"{}\" must be 1 or more.", ui::NUMBER_OF_OCCURRENCE_DATES),
         );
     }
-    if let Some(DateFilter::Between { start, end }) = m.event_date {
-        if end < start {
-            errs.add(
-                ErrorCode::DateRangeReversed,
-                loc.at("modifiers.event_date"),
-                format!(
-                    "The \"{}\" range ends ({end}) before it starts ({start}).",
-                    ui::EVENT_DATE
-                ),
-            );
-        }
+    if let Some(DateFilter::Between { start, end }) = m.event_date
+        && end < start
+    {
+        errs.add(
+            ErrorCode::DateRangeReversed,
+            loc.at("modifiers.event_date"),
+            format!(
+                "The \"{}\" range ends ({end}) before it starts ({start}).",
+                ui::EVENT_DATE
+            ),
+        );
     }
     if let Some(visits) = &m.during_visit_type {
         let field = loc.at("modifiers.during_visit_type");
@@ -1226,7 +1228,7 @@ fn criterion_concepts(c: &Criterion, loc: &Location, out: &mut Vec<ConceptRefere
         }
     }
     match &c.kind {
-        CriterionKind::Age { .. } | CriterionKind::Deceased | CriterionKind::HasEhrData => {}
+        CriterionKind::Age { .. } | CriterionKind::Deceased {} | CriterionKind::HasEhrData {} => {}
         CriterionKind::Ethnicity { concept_ids } => concept_ids
             .iter()
             .for_each(|&id| push(id, ExpectedDomain::Ethnicity, "kind.concept_ids")),
@@ -1405,10 +1407,1231 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = include_str!("../../../docs/cohort-definition.md");
+
+    /// The `n`th ```json block of docs/cohort-definition.md.
+    fn doc_json(n: usize) -> &'static str {
+        let block = DOC.split("```json\n").nth(n + 1).expect("doc block");
+        &block[..block.find("```").expect("block end")]
+    }
+
+    fn example() -> CohortDefinition {
+        serde_json::from_str(doc_json(0)).expect("the documented example parses")
+    }
+
+    fn domain(id: &str, domain: Domain, concept_id: ConceptId) -> Criterion {
+        Criterion {
+            id: id.into(),
+            kind: CriterionKind::Domain {
+                domain,
+                concept_id,
+                include_descendants: true,
+                value: None,
+            },
+            modifiers: Modifiers::default(),
+        }
+    }
+
+    fn criterion(id: &str, kind: CriterionKind) -> Criterion {
+        Criterion {
+            id: id.into(),
+            kind,
+            modifiers: Modifiers::default(),
+        }
+    }
+
+    fn group(id: &str, criteria: Vec<Criterion>) -> Group {
+        Group {
+            id: id.into(),
+            criteria,
+            mention: Mention::AnyMention,
+            temporal: None,
+            suppressed: false,
+        }
+    }
+
+    fn one(c: Criterion) -> CohortDefinition {
+        CohortDefinition {
+            include: vec![group("g1", vec![c])],
+            exclude: vec![],
+        }
+    }
+
+    fn errors(def: &CohortDefinition) -> Vec<CriterionError> {
+        validate(def).expect_err("the definition should be refused")
+    }
+
+    /// The only error of `def`.
+    fn only(def: &CohortDefinition) -> CriterionError {
+        let e = errors(def);
+        assert_eq!(e.len(), 1, "{e:#?}");
+        e.into_iter().next().unwrap()
+    }
+
+    fn with_modifiers(mut c: Criterion, m: Modifiers) -> Criterion {
+        c.modifiers = m;
+        c
+    }
+
+    fn t2d() -> Criterion {
+        domain("c1", Domain::Condition, 201826)
+    }
+
+    #[test]
+    fn the_documented_example_is_valid_and_round_trips() {
+        let def = example();
+        assert_eq!(validate(&def), Ok(()));
+        assert_eq!(def.include.len(), 3);
+        assert_eq!(def.exclude[0].criteria[0].id, "c-insulin");
+        let t = def.include[2].temporal.as_ref().unwrap();
+        assert_eq!(t.kind, TemporalKind::WithinXDays { days: 90 });
+        assert_eq!(t.kind.label(), "On or within X days of");
+        let json = serde_json::to_string(&def).unwrap();
+        let back: CohortDefinition = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, def);
+        assert_eq!(definition_hash(&back), definition_hash(&def));
+    }
+
+    #[test]
+    fn the_hash_of_the_documented_example_is_stable() {
+        // Changing this value invalidates every saved count: only do it with a new HASH_DOMAIN.
+        assert_eq!(
+            definition_hash(&example()),
+            "d3462caa8527af923bb7cd1145bd7654dee898148747d009ec2b5d5f4195e66d"
+        );
+    }
+
+    #[test]
+    fn the_documented_modifiers_example_parses_and_is_valid() {
+        let c: Criterion = serde_json::from_str(doc_json(1)).unwrap();
+        assert!(matches!(
+            c.kind,
+            CriterionKind::Domain {
+                include_descendants: true,
+                ..
+            }
+        ));
+        assert_eq!(c.modifiers.occurrences_at_least, Some(2));
+        assert_eq!(c.modifiers.during_visit_type, Some(vec![9202]));
+        assert_eq!(validate(&one(c)), Ok(()));
+    }
+
+    #[test]
+    fn the_documented_error_is_what_validate_gives() {
+        let mut def = example();
+        def.include[1].criteria[0].kind = CriterionKind::Age {
+            basis: AgeBasis::Current,
+            min: 60,
+            max: 20,
+        };
+        let e = only(&def);
+        let documented: serde_json::Value = serde_json::from_str(doc_json(2)).unwrap();
+        assert_eq!(serde_json::to_value(&e).unwrap(), documented);
+        let parsed: CriterionError = serde_json::from_value(documented).unwrap();
+        assert_eq!(parsed, e);
+        assert_eq!(
+            e.to_string(),
+            "include group 2, criterion c-age, kind: The age range 60 to 20 is empty: the \
+             minimum is above the maximum."
+        );
+    }
+
+    #[test]
+    fn defaults_and_unknown_fields() {
+        let g: Group = serde_json::from_str(
+            r#"{"id":"g","criteria":[{"id":"c","kind":{"type":"DOMAIN","domain":"DRUG","concept_id":5}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(g.mention, Mention::AnyMention);
+        assert!(!g.suppressed && g.temporal.is_none());
+        assert!(matches!(
+            g.criteria[0].kind,
+            CriterionKind::Domain {
+                include_descendants: true,
+                value: None,
+                ..
+            }
+        ));
+        assert!(g.criteria[0].modifiers.is_empty());
+        // Unknown fields are refused at every level, tagged enums included.
+        for bad in [
+            r#"{"id":"g","criteria":[],"colour":1}"#,
+            r#"{"id":"g","criteria":[{"id":"c","kind":{"type":"DECEASED","x":1}}]}"#,
+            r#"{"id":"g","criteria":[{"id":"c","kind":{"type":"DOMAIN","domain":"DRUG","concept_id":5,"descendants":false}}]}"#,
+            r#"{"id":"g","criteria":[{"id":"c","kind":{"type":"HAS_EHR_DATA"},"modifiers":{"age":{}}}]}"#,
+            r#"{"id":"g","criteria":[],"temporal":{"kind":{"type":"WITHIN_X_DAYS_OF","days":1,"d":2},"second":[]}}"#,
+            r#"{"id":"g","criteria":[],"temporal":{"kind":{"type":"DURING_SAME_ENCOUNTER_AS","days":1},"second":[]}}"#,
+            // Ages are whole and non-negative.
+            r#"{"id":"g","criteria":[{"id":"c","kind":{"type":"AGE","basis":"AGE","min":-1,"max":3}}]}"#,
+        ] {
+            assert!(serde_json::from_str::<Group>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ui_texts() {
+        let labels: Vec<_> = Mention::ALL.iter().map(|m| m.label()).collect();
+        assert_eq!(
+            labels,
+            ["Any mention of", "First mention of", "Last mention of"]
+        );
+        assert_eq!(
+            TemporalKind::DuringSameEncounter {}.label(),
+            "During same encounter as"
+        );
+        assert_eq!(
+            TemporalKind::XOrMoreDaysBefore { days: 1 }.label(),
+            "X or more days before"
+        );
+        assert_eq!(
+            TemporalKind::XOrMoreDaysAfter { days: 1 }.label(),
+            "X or more days after"
+        );
+        assert_eq!(ui::SUPPRESS_GROUP, "Suppress group from total count");
+        assert_eq!(ui::APPLY_MODIFIERS, "Apply optional Modifiers");
+        assert_eq!(AgeBasis::AtCdr.label(), "Age at CDR Date");
+        assert_eq!(Domain::Measurement.label(), "Labs and Measurements");
+        assert_eq!(
+            serde_json::to_string(&AgeBasis::AtConsent).unwrap(),
+            "\"AGE_AT_CONSENT\""
+        );
+    }
+
+    #[test]
+    fn contradictory_age_range() {
+        let def = one(criterion(
+            "c-age",
+            CriterionKind::Age {
+                basis: AgeBasis::AtConsent,
+                min: 60,
+                max: 20,
+            },
+        ));
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::ContradictoryRange);
+        assert_eq!(e.location.section, Some(Section::Include));
+        assert_eq!(e.location.group_index, Some(0));
+        assert_eq!(e.location.group_id.as_deref(), Some("g1"));
+        assert_eq!(e.location.list, Some(CriteriaList::Criteria));
+        assert_eq!(e.location.criterion_index, Some(0));
+        assert_eq!(e.location.criterion_id.as_deref(), Some("c-age"));
+        assert!(e.message.contains("60 to 20"), "{}", e.message);
+        // Equal ends are a one-year range.
+        let ok = one(criterion(
+            "c",
+            CriterionKind::Age {
+                basis: AgeBasis::Current,
+                min: 40,
+                max: 40,
+            },
+        ));
+        assert_eq!(validate(&ok), Ok(()));
+    }
+
+    #[test]
+    fn ages_over_the_maximum() {
+        let e = only(&one(criterion(
+            "c",
+            CriterionKind::Age {
+                basis: AgeBasis::Current,
+                min: 18,
+                max: 500,
+            },
+        )));
+        assert_eq!(e.code, ErrorCode::OutOfRange);
+        assert_eq!(e.location.field.as_deref(), Some("kind.max"));
+    }
+
+    fn measurement(value: ValueFilter) -> Criterion {
+        Criterion {
+            id: "c-lab".into(),
+            kind: CriterionKind::Domain {
+                domain: Domain::Measurement,
+                concept_id: 3004410,
+                include_descendants: true,
+                value: Some(value),
+            },
+            modifiers: Modifiers::default(),
+        }
+    }
+
+    #[test]
+    fn contradictory_value_range() {
+        let e = only(&one(measurement(ValueFilter::Between {
+            min: 10.0,
+            max: 5.5,
+        })));
+        assert_eq!(e.code, ErrorCode::ContradictoryRange);
+        assert_eq!(e.location.field.as_deref(), Some("kind.value"));
+        assert!(e.message.contains("10 to 5.5"), "{}", e.message);
+        let ok = one(measurement(ValueFilter::Between { min: 5.5, max: 5.5 }));
+        assert_eq!(validate(&ok), Ok(()));
+    }
+
+    #[test]
+    fn values_must_be_numbers() {
+        let e = only(&one(measurement(ValueFilter::GreaterThan {
+            value: f64::NAN,
+        })));
+        assert_eq!(e.code, ErrorCode::NotANumber);
+        assert_eq!(e.location.field.as_deref(), Some("kind.value.value"));
+        let e = errors(&one(measurement(ValueFilter::Between {
+            min: f64::NEG_INFINITY,
+            max: f64::NAN,
+        })));
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].location.field.as_deref(), Some("kind.value.min"));
+        assert_eq!(e[1].location.field.as_deref(), Some("kind.value.max"));
+    }
+
+    #[test]
+    fn values_only_on_measurements() {
+        let mut c = measurement(ValueFilter::Equal { value: 1.0 });
+        if let CriterionKind::Domain { domain, .. } = &mut c.kind {
+            *domain = Domain::Condition;
+        }
+        let e = only(&one(c));
+        assert_eq!(e.code, ErrorCode::ValueNotApplicable);
+        // Physical measurements take values.
+        let pm = criterion(
+            "pm",
+            CriterionKind::PhysicalMeasurement {
+                concept_id: 903133,
+                value: Some(ValueFilter::LessThan { value: 150.0 }),
+            },
+        );
+        assert_eq!(validate(&one(pm)), Ok(()));
+    }
+
+    #[test]
+    fn categorical_values() {
+        let e = only(&one(measurement(ValueFilter::In {
+            value_concept_ids: vec![],
+        })));
+        assert_eq!(e.code, ErrorCode::EmptyList);
+        assert_eq!(
+            e.location.field.as_deref(),
+            Some("kind.value.value_concept_ids")
+        );
+        let ok = one(measurement(ValueFilter::In {
+            value_concept_ids: vec![45884084, 45878583],
+        }));
+        assert_eq!(validate(&ok), Ok(()));
+    }
+
+    #[test]
+    fn age_at_event_ranges() {
+        let m = |min, max| Modifiers {
+            age_at_event: Some(AgeRange { min, max }),
+            ..Modifiers::default()
+        };
+        let e = only(&one(with_modifiers(t2d(), m(Some(60), Some(20)))));
+        assert_eq!(e.code, ErrorCode::ContradictoryRange);
+        assert_eq!(e.location.field.as_deref(), Some("modifiers.age_at_event"));
+        assert!(e.message.contains("Age At Event"));
+        let e = only(&one(with_modifiers(t2d(), m(None, None))));
+        assert_eq!(e.code, ErrorCode::EmptyRange);
+        let e = only(&one(with_modifiers(t2d(), m(Some(130), None))));
+        assert_eq!(e.code, ErrorCode::OutOfRange);
+        assert_eq!(
+            e.location.field.as_deref(),
+            Some("modifiers.age_at_event.min")
+        );
+        for (min, max) in [(Some(18), None), (None, Some(65)), (Some(18), Some(18))] {
+            assert_eq!(validate(&one(with_modifiers(t2d(), m(min, max)))), Ok(()));
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_date_range_that_ends_before_it_starts() {
+        let m = |start, end| Modifiers {
+            event_date: Some(DateFilter::Between { start, end }),
+            ..Modifiers::default()
+        };
+        let e = only(&one(with_modifiers(
+            t2d(),
+            m(date(2020, 5, 1), date(2019, 12, 31)),
+        )));
+        assert_eq!(e.code, ErrorCode::DateRangeReversed);
+        assert_eq!(e.location.field.as_deref(), Some("modifiers.event_date"));
+        assert!(e.message.contains("2019-12-31") && e.message.contains("2020-05-01"));
+        let ok = one(with_modifiers(t2d(), m(date(2020, 5, 1), date(2020, 5, 1))));
+        assert_eq!(validate(&ok), Ok(()));
+    }
+
+    #[test]
+    fn zero_occurrences() {
+        let m = |n| Modifiers {
+            occurrences_at_least: Some(n),
+            ..Modifiers::default()
+        };
+        let e = only(&one(with_modifiers(t2d(), m(0))));
+        assert_eq!(e.code, ErrorCode::ZeroOccurrences);
+        assert!(e.message.contains("Number Of Occurrence Dates"));
+        assert_eq!(validate(&one(with_modifiers(t2d(), m(1)))), Ok(()));
+    }
+
+    #[test]
+    fn modifiers_only_on_event_criteria() {
+        let m = Modifiers {
+            occurrences_at_least: Some(2),
+            ..Modifiers::default()
+        };
+        let e = only(&one(with_modifiers(
+            criterion("c", CriterionKind::Deceased {}),
+            m,
+        )));
+        assert_eq!(e.code, ErrorCode::ModifierNotApplicable);
+        assert_eq!(e.location.field.as_deref(), Some("modifiers"));
+
+        let visits = Modifiers {
+            during_visit_type: Some(vec![9202]),
+            ..Modifiers::default()
+        };
+        let survey = criterion(
+            "s",
+            CriterionKind::Survey {
+                module_concept_id: 1585855,
+                question_concept_id: None,
+                answer_concept_id: None,
+            },
+        );
+        let e = only(&one(with_modifiers(survey, visits.clone())));
+        assert_eq!(e.code, ErrorCode::ModifierNotApplicable);
+        assert_eq!(
+            e.location.field.as_deref(),
+            Some("modifiers.during_visit_type")
+        );
+        let e = only(&one(with_modifiers(
+            t2d(),
+            Modifiers {
+                during_visit_type: Some(vec![]),
+                ..Modifiers::default()
+            },
+        )));
+        assert_eq!(e.code, ErrorCode::EmptyList);
+        assert_eq!(validate(&one(with_modifiers(t2d(), visits))), Ok(()));
+    }
+
+    #[test]
+    fn an_empty_group() {
+        let mut def = example();
+        def.exclude[0].criteria.clear();
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::EmptyGroup);
+        assert_eq!(e.location.section, Some(Section::Exclude));
+        assert_eq!(e.location.group_id.as_deref(), Some("g-insulin"));
+        assert_eq!(e.location.field.as_deref(), Some("criteria"));
+        assert_eq!(e.location.criterion_id, None);
+        assert!(e.message.contains("Add Criteria"));
+    }
+
+    #[test]
+    fn an_empty_temporal_list() {
+        let mut def = example();
+        def.include[2].temporal.as_mut().unwrap().second.clear();
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::EmptyGroup);
+        assert_eq!(e.location.field.as_deref(), Some("temporal.second"));
+    }
+
+    #[test]
+    fn temporal_days() {
+        for (days, code) in [
+            (-1, ErrorCode::NegativeDays),
+            (40_000, ErrorCode::OutOfRange),
+        ] {
+            for kind in [
+                TemporalKind::XOrMoreDaysBefore { days },
+                TemporalKind::XOrMoreDaysAfter { days },
+                TemporalKind::WithinXDays { days },
+            ] {
+                let mut def = example();
+                def.include[2].temporal.as_mut().unwrap().kind = kind;
+                let e = only(&def);
+                assert_eq!(e.code, code);
+                assert_eq!(e.location.field.as_deref(), Some("temporal.kind.days"));
+                assert_eq!(e.location.group_id.as_deref(), Some("g-hba1c"));
+            }
+        }
+        let mut def = example();
+        def.include[2].temporal.as_mut().unwrap().kind = TemporalKind::XOrMoreDaysAfter { days: 0 };
+        assert_eq!(validate(&def), Ok(()));
+        def.include[2].temporal.as_mut().unwrap().kind = TemporalKind::DuringSameEncounter {};
+        assert_eq!(validate(&def), Ok(()));
+    }
+
+    #[test]
+    fn mentions_and_temporal_groups_need_event_criteria() {
+        let mut def = example();
+        def.include[1].mention = Mention::FirstMention;
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::NotAnEventCriterion);
+        assert_eq!(e.location.criterion_id.as_deref(), Some("c-age"));
+        assert!(e.message.contains("First mention of"), "{}", e.message);
+
+        let mut def = example();
+        def.include[2]
+            .temporal
+            .as_mut()
+            .unwrap()
+            .second
+            .push(criterion("c-ehr", CriterionKind::HasEhrData {}));
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::NotAnEventCriterion);
+        assert_eq!(e.location.list, Some(CriteriaList::TemporalSecond));
+        assert_eq!(e.location.criterion_index, Some(1));
+    }
+
+    #[test]
+    fn survey_answers_need_their_question() {
+        let e = only(&one(criterion(
+            "s",
+            CriterionKind::Survey {
+                module_concept_id: 1585855,
+                question_concept_id: None,
+                answer_concept_id: Some(1585856),
+            },
+        )));
+        assert_eq!(e.code, ErrorCode::AnswerWithoutQuestion);
+    }
+
+    #[test]
+    fn concept_ids_and_lists() {
+        let e = only(&one(domain("c", Domain::Drug, 0)));
+        assert_eq!(e.code, ErrorCode::InvalidConceptId);
+        assert_eq!(e.location.field.as_deref(), Some("kind.concept_id"));
+        let e = only(&one(criterion(
+            "r",
+            CriterionKind::Race {
+                concept_ids: vec![],
+            },
+        )));
+        assert_eq!(e.code, ErrorCode::EmptyList);
+        assert!(e.message.contains("race"));
+        let e = only(&one(criterion(
+            "r",
+            CriterionKind::Ethnicity {
+                concept_ids: vec![38003563, -4, -5],
+            },
+        )));
+        assert_eq!(e.code, ErrorCode::InvalidConceptId);
+        let e = only(&one(criterion(
+            "r",
+            CriterionKind::SexAtBirth {
+                concept_ids: (1..=1_001).collect(),
+            },
+        )));
+        assert_eq!(e.code, ErrorCode::TooManyConceptIds);
+        assert!(e.message.contains("1,001"), "{}", e.message);
+        let ok = one(criterion(
+            "r",
+            CriterionKind::GenderIdentity {
+                concept_ids: (1..=1_000).collect(),
+            },
+        ));
+        assert_eq!(validate(&ok), Ok(()));
+    }
+
+    #[test]
+    fn ids() {
+        for bad in ["", "has space", "é", &"x".repeat(MAX_ID_LEN + 1)] {
+            let e = only(&one(domain(bad, Domain::Drug, 1)));
+            assert_eq!(e.code, ErrorCode::InvalidId, "{bad:?}");
+            assert_eq!(e.location.field.as_deref(), Some("id"));
+        }
+        let mut def = example();
+        def.exclude[0].id = "g-age".into();
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::DuplicateId);
+        assert_eq!(e.location.section, Some(Section::Exclude));
+        let mut def = example();
+        def.exclude[0].criteria[0].id = "c-t2d-index".into();
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::DuplicateId);
+        assert_eq!(e.location.criterion_id.as_deref(), Some("c-t2d-index"));
+    }
+
+    #[test]
+    fn an_include_group_is_required() {
+        let mut def = example();
+        def.include.clear();
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::NoIncludeGroup);
+        assert_eq!(e.location, Location::default());
+    }
+
+    fn numbered(groups: usize, per_group: usize) -> CohortDefinition {
+        let mut n = 0;
+        let include = (0..groups)
+            .map(|g| {
+                let criteria = (0..per_group)
+                    .map(|_| {
+                        n += 1;
+                        domain(&format!("c{n}"), Domain::Condition, n)
+                    })
+                    .collect();
+                group(&format!("g{g}"), criteria)
+            })
+            .collect();
+        CohortDefinition {
+            include,
+            exclude: vec![],
+        }
+    }
+
+    #[test]
+    fn size_limits() {
+        assert_eq!(validate(&numbered(MAX_GROUPS, 25)), Ok(()));
+        assert_eq!(validate(&numbered(10, MAX_CRITERIA_PER_GROUP)), Ok(()));
+
+        let mut def = numbered(MAX_GROUPS, 1);
+        let extra = def.include.pop().unwrap();
+        def.exclude = vec![
+            extra.clone(),
+            Group {
+                id: "g-extra".into(),
+                criteria: vec![domain("c-extra", Domain::Drug, 9)],
+                ..extra
+            },
+        ];
+        let e = only(&def);
+        assert_eq!(e.code, ErrorCode::TooManyGroups);
+        assert!(e.message.contains("21 groups"), "{}", e.message);
+
+        let e = only(&numbered(1, MAX_CRITERIA_PER_GROUP + 1));
+        assert_eq!(e.code, ErrorCode::TooManyCriteriaInGroup);
+        assert_eq!(e.location.group_id.as_deref(), Some("g0"));
+
+        // The temporal list counts towards the group's size.
+        let mut def = numbered(1, MAX_CRITERIA_PER_GROUP);
+        def.include[0].temporal = Some(Temporal {
+            kind: TemporalKind::DuringSameEncounter {},
+            second: vec![domain("c-second", Domain::Visit, 9201)],
+        });
+        assert_eq!(only(&def).code, ErrorCode::TooManyCriteriaInGroup);
+
+        let e = only(&numbered(11, 46));
+        assert_eq!(e.code, ErrorCode::TooManyCriteria);
+        assert!(e.message.contains("506"), "{}", e.message);
+    }
+
+    #[test]
+    fn errors_are_in_order_and_capped() {
+        let mut def = example();
+        def.include[0].criteria[0].modifiers.occurrences_at_least = Some(0);
+        def.exclude[0].criteria.clear();
+        let codes: Vec<_> = errors(&def).iter().map(|e| e.code).collect();
+        assert_eq!(codes, [ErrorCode::ZeroOccurrences, ErrorCode::EmptyGroup]);
+
+        let mut def = numbered(MAX_GROUPS, 25);
+        for g in &mut def.include {
+            for c in &mut g.criteria {
+                c.modifiers.occurrences_at_least = Some(0);
+            }
+        }
+        assert_eq!(errors(&def).len(), MAX_REPORTED_ERRORS);
+    }
+
+    #[test]
+    fn referenced_concepts_with_their_domains() {
+        let refs = referenced_concepts(&example());
+        let got: Vec<_> = refs
+            .iter()
+            .map(|r| {
+                (
+                    r.concept_id,
+                    r.expected,
+                    r.location.criterion_id.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (201826, ExpectedDomain::Ehr(Domain::Condition), "c-t2d"),
+                (3004410, ExpectedDomain::Ehr(Domain::Measurement), "c-hba1c"),
+                (
+                    201826,
+                    ExpectedDomain::Ehr(Domain::Condition),
+                    "c-t2d-index"
+                ),
+                (1596977, ExpectedDomain::Ehr(Domain::Drug), "c-insulin"),
+            ]
+        );
+        assert_eq!(refs[2].location.list, Some(CriteriaList::TemporalSecond));
+        assert_eq!(refs[3].location.section, Some(Section::Exclude));
+
+        let e = refs[3].wrong_domain("Condition");
+        assert_eq!(e.code, ErrorCode::WrongDomain);
+        assert_eq!(
+            e.message,
+            "Concept 1596977 belongs to Condition, not to Drugs."
+        );
+        assert_eq!(e.location.field.as_deref(), Some("kind.concept_id"));
+        assert_eq!(refs[0].unknown().code, ErrorCode::UnknownConcept);
+
+        let c = Criterion {
+            id: "c".into(),
+            kind: CriterionKind::Survey {
+                module_concept_id: 1,
+                question_concept_id: Some(2),
+                answer_concept_id: Some(3),
+            },
+            modifiers: Modifiers {
+                age_at_event: None,
+                occurrences_at_least: None,
+                event_date: None,
+                during_visit_type: None,
+            },
+        };
+        let mut m = measurement(ValueFilter::In {
+            value_concept_ids: vec![7],
+        });
+        m.id = "m".into();
+        m.modifiers.during_visit_type = Some(vec![9201]);
+        let def = CohortDefinition {
+            include: vec![
+                group("a", vec![c]),
+                group(
+                    "b",
+                    vec![
+                        m,
+                        criterion(
+                            "r",
+                            CriterionKind::Race {
+                                concept_ids: vec![8527],
+                            },
+                        ),
+                    ],
+                ),
+            ],
+            exclude: vec![],
+        };
+        let got: Vec<_> = referenced_concepts(&def)
+            .into_iter()
+            .map(|r| (r.concept_id, r.expected, r.location.field.unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    1,
+                    ExpectedDomain::SurveyModule,
+                    "kind.module_concept_id".to_owned()
+                ),
+                (
+                    2,
+                    ExpectedDomain::SurveyQuestion,
+                    "kind.question_concept_id".into()
+                ),
+                (
+                    3,
+                    ExpectedDomain::SurveyAnswer,
+                    "kind.answer_concept_id".into()
+                ),
+                (
+                    3004410,
+                    ExpectedDomain::Ehr(Domain::Measurement),
+                    "kind.concept_id".into()
+                ),
+                (
+                    7,
+                    ExpectedDomain::MeasurementValue,
+                    "kind.value.value_concept_ids".into()
+                ),
+                (
+                    9201,
+                    ExpectedDomain::Ehr(Domain::Visit),
+                    "modifiers.during_visit_type".into()
+                ),
+                (8527, ExpectedDomain::Race, "kind.concept_ids".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_hash_follows_meaning() {
+        let base = example();
+        let h = definition_hash(&base);
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+
+        // Whitespace, key order and defaults written out do not matter.
+        let compact: CohortDefinition =
+            serde_json::from_str(&serde_json::to_string(&base).unwrap()).unwrap();
+        assert_eq!(definition_hash(&compact), h);
+
+        // Group order matters.
+        let mut swapped = base.clone();
+        swapped.include.swap(0, 1);
+        assert_ne!(definition_hash(&swapped), h);
+
+        // So does any value.
+        let mut other = base.clone();
+        other.include[2].temporal.as_mut().unwrap().kind = TemporalKind::WithinXDays { days: 91 };
+        assert_ne!(definition_hash(&other), h);
+        let mut other = base.clone();
+        other.include[1].suppressed = true;
+        assert_ne!(definition_hash(&other), h);
+
+        // Concept id lists are sets.
+        let race =
+            |ids: Vec<ConceptId>| one(criterion("r", CriterionKind::Race { concept_ids: ids }));
+        assert_eq!(
+            definition_hash(&race(vec![8527, 8516, 8515])),
+            definition_hash(&race(vec![8515, 8527, 8516, 8527]))
+        );
+        assert_ne!(
+            definition_hash(&race(vec![8527])),
+            definition_hash(&race(vec![8527, 8516]))
+        );
+    }
+
+    #[test]
+    fn displayed_counts() {
+        assert_eq!(SUPPRESSION_THRESHOLD, 20);
+        assert_eq!(displayed_count(0), DisplayedCount::Exact(0));
+        assert_eq!(displayed_count(0).to_string(), "0");
+        for n in [1, 2, 19, 20] {
+            assert_eq!(displayed_count(n), DisplayedCount::Suppressed);
+            assert_eq!(displayed_count(n).to_string(), "≤ 20");
+            assert_eq!(displayed_count(n).exact(), None);
+        }
+        assert_eq!(displayed_count(21), DisplayedCount::Exact(21));
+        assert_eq!(displayed_count(21).to_string(), "21");
+        assert_eq!(displayed_count(1234567).to_string(), "1,234,567");
+        assert_eq!(displayed_count(1000).to_string(), "1,000");
+        assert_eq!(displayed_count(999).to_string(), "999");
+        assert_eq!(
+            displayed_count(u64::MAX).to_string(),
+            "18,446,744,073,709,551,615"
+        );
+    }
+
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        fn concept() -> impl Strategy<Value = ConceptId> {
+            1i64..3_000_000_000
+        }
+
+        fn concepts() -> impl Strategy<Value = Vec<ConceptId>> {
+            vec(concept(), 1..5)
+        }
+
+        fn number() -> impl Strategy<Value = f64> {
+            any::<f64>().prop_filter("finite", |v| v.is_finite())
+        }
+
+        fn value_filter() -> impl Strategy<Value = ValueFilter> {
+            prop_oneof![
+                number().prop_map(|value| ValueFilter::Equal { value }),
+                number().prop_map(|value| ValueFilter::NotEqual { value }),
+                number().prop_map(|value| ValueFilter::LessThan { value }),
+                number().prop_map(|value| ValueFilter::GreaterThan { value }),
+                number().prop_map(|value| ValueFilter::LessThanOrEqualTo { value }),
+                number().prop_map(|value| ValueFilter::GreaterThanOrEqualTo { value }),
+                (number(), number()).prop_map(|(a, b)| ValueFilter::Between {
+                    min: a.min(b),
+                    max: a.max(b)
+                }),
+                concepts().prop_map(|value_concept_ids| ValueFilter::In { value_concept_ids }),
+            ]
+        }
+
+        fn domain_kind() -> impl Strategy<Value = Domain> {
+            proptest::sample::select(Domain::ALL.to_vec())
+        }
+
+        fn event_kind() -> impl Strategy<Value = CriterionKind> {
+            prop_oneof![
+                (concept(), proptest::option::of(concept()), any::<bool>()).prop_map(
+                    |(m, q, with_answer)| CriterionKind::Survey {
+                        module_concept_id: m,
+                        question_concept_id: q,
+                        answer_concept_id: q.filter(|_| with_answer).map(|q| q + 1),
+                    }
+                ),
+                (concept(), proptest::option::of(value_filter())).prop_map(
+                    |(concept_id, value)| {
+                        CriterionKind::PhysicalMeasurement { concept_id, value }
+                    }
+                ),
+                (
+                    domain_kind(),
+                    concept(),
+                    any::<bool>(),
+                    proptest::option::of(value_filter())
+                )
+                    .prop_map(
+                        |(domain, concept_id, include_descendants, value)| {
+                            CriterionKind::Domain {
+                                domain,
+                                concept_id,
+                                include_descendants,
+                                value: value.filter(|_| domain == Domain::Measurement),
+                            }
+                        }
+                    ),
+            ]
+        }
+
+        fn person_kind() -> impl Strategy<Value = CriterionKind> {
+            prop_oneof![
+                (
+                    proptest::sample::select(AgeBasis::ALL.to_vec()),
+                    0..=MAX_AGE,
+                    0..=MAX_AGE
+                )
+                    .prop_map(|(basis, a, b)| CriterionKind::Age {
+                        basis,
+                        min: a.min(b),
+                        max: a.max(b)
+                    }),
+                Just(CriterionKind::Deceased {}),
+                Just(CriterionKind::HasEhrData {}),
+                concepts().prop_map(|concept_ids| CriterionKind::Ethnicity { concept_ids }),
+                concepts().prop_map(|concept_ids| CriterionKind::GenderIdentity { concept_ids }),
+                concepts().prop_map(|concept_ids| CriterionKind::Race { concept_ids }),
+                concepts().prop_map(|concept_ids| CriterionKind::SexAtBirth { concept_ids }),
+            ]
+        }
+
+        fn day() -> impl Strategy<Value = NaiveDate> {
+            (0i32..60_000).prop_map(|d| NaiveDate::from_num_days_from_ce_opt(700_000 + d).unwrap())
+        }
+
+        fn modifiers() -> impl Strategy<Value = Modifiers> {
+            let age = (
+                proptest::option::of(0..=MAX_AGE),
+                proptest::option::of(0..=MAX_AGE),
+            )
+                .prop_filter("one end", |(a, b)| a.is_some() || b.is_some())
+                .prop_map(|(a, b)| match (a, b) {
+                    (Some(a), Some(b)) => AgeRange {
+                        min: Some(a.min(b)),
+                        max: Some(a.max(b)),
+                    },
+                    (min, max) => AgeRange { min, max },
+                });
+            let date = prop_oneof![
+                day().prop_map(|date| DateFilter::OnOrBefore { date }),
+                day().prop_map(|date| DateFilter::OnOrAfter { date }),
+                (day(), day()).prop_map(|(a, b)| DateFilter::Between {
+                    start: a.min(b),
+                    end: a.max(b)
+                }),
+            ];
+            (
+                proptest::option::of(age),
+                proptest::option::of(1u32..1_000),
+                proptest::option::of(date),
+                proptest::option::of(concepts()),
+            )
+                .prop_map(
+                    |(age_at_event, occurrences_at_least, event_date, during_visit_type)| {
+                        Modifiers {
+                            age_at_event,
+                            occurrences_at_least,
+                            event_date,
+                            during_visit_type,
+                        }
+                    },
+                )
+        }
+
+        fn event_criterion() -> impl Strategy<Value = Criterion> {
+            (event_kind(), modifiers()).prop_map(|(kind, mut modifiers)| {
+                if !matches!(kind, CriterionKind::Domain { .. }) {
+                    modifiers.during_visit_type = None;
+                }
+                Criterion {
+                    id: String::new(),
+                    kind,
+                    modifiers,
+                }
+            })
+        }
+
+        fn any_criterion() -> impl Strategy<Value = Criterion> {
+            prop_oneof![
+                event_criterion(),
+                person_kind().prop_map(|kind| Criterion {
+                    id: String::new(),
+                    kind,
+                    modifiers: Modifiers::default(),
+                }),
+            ]
+        }
+
+        fn temporal_kind() -> impl Strategy<Value = TemporalKind> {
+            let days = 0..=MAX_TEMPORAL_DAYS;
+            prop_oneof![
+                Just(TemporalKind::DuringSameEncounter {}),
+                days.clone()
+                    .prop_map(|days| TemporalKind::XOrMoreDaysBefore { days }),
+                days.clone()
+                    .prop_map(|days| TemporalKind::XOrMoreDaysAfter { days }),
+                days.prop_map(|days| TemporalKind::WithinXDays { days }),
+            ]
+        }
+
+        fn valid_group() -> impl Strategy<Value = Group> {
+            let plain =
+                (vec(any_criterion(), 1..5), any::<bool>()).prop_map(|(criteria, suppressed)| {
+                    Group {
+                        id: String::new(),
+                        criteria,
+                        mention: Mention::AnyMention,
+                        temporal: None,
+                        suppressed,
+                    }
+                });
+            let events = (
+                vec(event_criterion(), 1..4),
+                proptest::sample::select(Mention::ALL.to_vec()),
+                proptest::option::of((temporal_kind(), vec(event_criterion(), 1..3))),
+                any::<bool>(),
+            )
+                .prop_map(|(criteria, mention, temporal, suppressed)| Group {
+                    id: String::new(),
+                    criteria,
+                    mention,
+                    temporal: temporal.map(|(kind, second)| Temporal { kind, second }),
+                    suppressed,
+                });
+            prop_oneof![plain, events]
+        }
+
+        /// Gives every group and criterion a unique id.
+        fn number_ids(mut def: CohortDefinition) -> CohortDefinition {
+            let mut n = 0;
+            for (g_index, g) in def
+                .include
+                .iter_mut()
+                .chain(def.exclude.iter_mut())
+                .enumerate()
+            {
+                g.id = format!("g{g_index}");
+                let second = g.temporal.iter_mut().flat_map(|t| t.second.iter_mut());
+                for c in g.criteria.iter_mut().chain(second) {
+                    n += 1;
+                    c.id = format!("c-{n}");
+                }
+            }
+            def
+        }
+
+        fn valid_definition() -> impl Strategy<Value = CohortDefinition> {
+            (vec(valid_group(), 1..5), vec(valid_group(), 0..3))
+                .prop_map(|(include, exclude)| number_ids(CohortDefinition { include, exclude }))
+        }
+
+        // Anything at all, including what validate must refuse.
+
+        fn wild_id() -> impl Strategy<Value = String> {
+            "[a-c0-9 é_-]{0,3}"
+        }
+
+        fn wild_concepts() -> impl Strategy<Value = Vec<ConceptId>> {
+            vec(any::<i64>(), 0..4)
+        }
+
+        fn wild_value() -> impl Strategy<Value = ValueFilter> {
+            prop_oneof![
+                any::<f64>().prop_map(|value| ValueFilter::Equal { value }),
+                any::<f64>().prop_map(|value| ValueFilter::GreaterThanOrEqualTo { value }),
+                (any::<f64>(), any::<f64>())
+                    .prop_map(|(min, max)| ValueFilter::Between { min, max }),
+                wild_concepts().prop_map(|value_concept_ids| ValueFilter::In { value_concept_ids }),
+            ]
+        }
+
+        fn wild_kind() -> impl Strategy<Value = CriterionKind> {
+            prop_oneof![
+                (
+                    proptest::sample::select(AgeBasis::ALL.to_vec()),
+                    any::<u32>(),
+                    any::<u32>()
+                )
+                    .prop_map(|(basis, min, max)| CriterionKind::Age {
+                        basis,
+                        min,
+                        max
+                    }),
+                Just(CriterionKind::Deceased {}),
+                Just(CriterionKind::HasEhrData {}),
+                wild_concepts().prop_map(|concept_ids| CriterionKind::Race { concept_ids }),
+                wild_concepts().prop_map(|concept_ids| CriterionKind::SexAtBirth { concept_ids }),
+                (
+                    any::<i64>(),
+                    proptest::option::of(any::<i64>()),
+                    proptest::option::of(any::<i64>())
+                )
+                    .prop_map(|(m, q, a)| CriterionKind::Survey {
+                        module_concept_id: m,
+                        question_concept_id: q,
+                        answer_concept_id: a
+                    }),
+                (any::<i64>(), proptest::option::of(wild_value())).prop_map(
+                    |(concept_id, value)| {
+                        CriterionKind::PhysicalMeasurement { concept_id, value }
+                    }
+                ),
+                (
+                    domain_kind(),
+                    any::<i64>(),
+                    any::<bool>(),
+                    proptest::option::of(wild_value())
+                )
+                    .prop_map(
+                        |(domain, concept_id, include_descendants, value)| {
+                            CriterionKind::Domain {
+                                domain,
+                                concept_id,
+                                include_descendants,
+                                value,
+                            }
+                        }
+                    ),
+            ]
+        }
+
+        fn wild_day() -> impl Strategy<Value = NaiveDate> {
+            (-1_000_000i32..1_000_000)
+                .prop_map(|d| NaiveDate::from_num_days_from_ce_opt(d).unwrap_or_default())
+        }
+
+        fn wild_modifiers() -> impl Strategy<Value = Modifiers> {
+            let age = (
+                proptest::option::of(any::<u32>()),
+                proptest::option::of(any::<u32>()),
+            )
+                .prop_map(|(min, max)| AgeRange { min, max });
+            let date = prop_oneof![
+                wild_day().prop_map(|date| DateFilter::OnOrAfter { date }),
+                (wild_day(), wild_day())
+                    .prop_map(|(start, end)| DateFilter::Between { start, end }),
+            ];
+            (
+                proptest::option::of(age),
+                proptest::option::of(any::<u32>()),
+                proptest::option::of(date),
+                proptest::option::of(wild_concepts()),
+            )
+                .prop_map(
+                    |(age_at_event, occurrences_at_least, event_date, during_visit_type)| {
+                        Modifiers {
+                            age_at_event,
+                            occurrences_at_least,
+                            event_date,
+                            during_visit_type,
+                        }
+                    },
+                )
+        }
+
+        fn wild_criterion() -> impl Strategy<Value = Criterion> {
+            (wild_id(), wild_kind(), wild_modifiers()).prop_map(|(id, kind, modifiers)| Criterion {
+                id,
+                kind,
+                modifiers,
+            })
+        }
+
+        fn wild_temporal() -> impl Strategy<Value = TemporalKind> {
+            prop_oneof![
+                Just(TemporalKind::DuringSameEncounter {}),
+                any::<i64>().prop_map(|days| TemporalKind::XOrMoreDaysBefore { days }),
+                any::<i64>().prop_map(|days| TemporalKind::WithinXDays { days }),
+            ]
+        }
+
+        fn wild_group() -> impl Strategy<Value = Group> {
+            (
+                wild_id(),
+                vec(wild_criterion(), 0..4),
+                proptest::sample::select(Mention::ALL.to_vec()),
+                proptest::option::of((wild_temporal(), vec(wild_criterion(), 0..3))),
+                any::<bool>(),
+            )
+                .prop_map(|(id, criteria, mention, temporal, suppressed)| Group {
+                    id,
+                    criteria,
+                    mention,
+                    temporal: temporal.map(|(kind, second)| Temporal { kind, second }),
+                    suppressed,
+                })
+        }
+
+        fn wild_definition() -> impl Strategy<Value = CohortDefinition> {
+            (vec(wild_group(), 0..14), vec(wild_group(), 0..10))
+                .prop_map(|(include, exclude)| CohortDefinition { include, exclude })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn valid_definitions_validate_and_round_trip(def in valid_definition()) {
+                prop_assert_eq!(validate(&def), Ok(()));
+                let json = serde_json::to_string(&def).unwrap();
+                let back: CohortDefinition = serde_json::from_str(&json).unwrap();
+                prop_assert_eq!(&back, &def);
+                prop_assert_eq!(definition_hash(&back), definition_hash(&def));
+                // Pretty JSON is the same definition too.
+                let pretty: CohortDefinition =
+                    serde_json::from_str(&serde_json::to_string_pretty(&def).unwrap()).unwrap();
+                prop_assert_eq!(definition_hash(&pretty), definition_hash(&def));
+                // Canonical form is valid, idempotent and hashes the same.
+                let c = canonical(&def);
+                prop_assert_eq!(validate(&c), Ok(()));
+                prop_assert_eq!(canonical(&c), c.clone());
+                prop_assert_eq!(definition_hash(&c), definition_hash(&def));
+                // Every reference points at a real place and a positive id.
+                for r in referenced_concepts(&def) {
+                    prop_assert!(r.concept_id > 0);
+                    prop_assert!(r.location.criterion_id.is_some() && r.location.field.is_some());
+                }
+            }
+
+            #[test]
+            fn validate_never_panics(def in wild_definition()) {
+                match validate(&def) {
+                    Ok(()) => {}
+                    Err(errs) => {
+                        prop_assert!(!errs.is_empty() && errs.len() <= MAX_REPORTED_ERRORS);
+                        for e in &errs {
+                            prop_assert!(!e.message.is_empty());
+                            let _ = e.to_string();
+                        }
+                    }
+                }
+                let _ = definition_hash(&def);
+                let _ = referenced_concepts(&def);
+            }
+        }
+    }
 }
