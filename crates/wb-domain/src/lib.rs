@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod choices;
+pub mod cohort;
 pub mod conduct;
 pub mod credits;
 pub mod email;
