@@ -798,11 +798,16 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
-        let state = field(&r.body, "state").expect("the confirm step");
+        self.confirm_workspace(&r.body).await
+    }
+
+    /// Chooses "Confirm" on the confirm step `page`; returns the new workspace's namespace.
+    pub async fn confirm_workspace(&self, page: &str) -> String {
+        let state = field(page, "state").expect("the confirm step");
         let r = self
             .submit_raw_form(
                 "/workspaces/confirm",
-                &r.body,
+                page,
                 &[("state", &state), ("decision", "confirm")],
             )
             .await;

@@ -136,20 +136,7 @@ async fn billing_accounts_are_offered_to_members_only(app: TestApp) {
     let r = app
         .submit_owned("/workspaces/new", "/workspaces/new", &fields)
         .await;
-    let state = field(&r.body, "state").unwrap();
-    let r = app
-        .submit_raw_form(
-            "/workspaces/confirm",
-            &r.body,
-            &[("state", &state), ("decision", "confirm")],
-        )
-        .await;
-    let ns = r
-        .location
-        .unwrap()
-        .trim_start_matches("/workspaces/")
-        .trim_end_matches("?created=1")
-        .to_owned();
+    let ns = app.confirm_workspace(&r.body).await;
     let about = app.get(&format!("/workspaces/{ns}/about")).await;
     assert!(text_of(&about.body).contains("Billing account Lindqvist lab grant"));
     // The owner switches back to initial credits.
@@ -828,20 +815,7 @@ async fn dataset_list_follows_the_tier_and_its_default_is_accepted(app: TestApp)
         "{}",
         crate::support::error_text(&r.body)
     );
-    let state = field(&r.body, "state").unwrap();
-    let r = app
-        .submit_raw_form(
-            "/workspaces/confirm",
-            &r.body,
-            &[("state", &state), ("decision", "confirm")],
-        )
-        .await;
-    let ns = r
-        .location
-        .unwrap()
-        .trim_start_matches("/workspaces/")
-        .trim_end_matches("?created=1")
-        .to_owned();
+    let ns = app.confirm_workspace(&r.body).await;
     let about = text_of(&app.get(&format!("/workspaces/{ns}/about")).await.body);
     assert!(about.contains(&newest_ct.name), "{about}");
     // The other tier's version in the chosen tier's list is still refused.
