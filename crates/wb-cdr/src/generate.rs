@@ -149,17 +149,31 @@ pub struct ParquetSink {
 
 /// The writer settings every CDR file uses (fixed, so output is reproducible).
 pub fn writer_properties() -> WriterProperties {
+    writer_properties_builder().build()
+}
+
+/// [`writer_properties`] before `build()`, for a file that needs one more setting.
+pub fn writer_properties_builder() -> datafusion::parquet::file::properties::WriterPropertiesBuilder
+{
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_created_by("workbench wb-cdr".into())
         .set_max_row_group_row_count(Some(1 << 20))
-        .build()
 }
 
 impl ParquetSink {
     pub const BATCH: usize = 64 * 1024;
 
     pub fn create(dir: &Path, table: &'static crate::schema::Table) -> Result<Self, CdrError> {
+        Self::create_with(dir, table, writer_properties())
+    }
+
+    /// [`ParquetSink::create`] with other writer settings.
+    pub fn create_with(
+        dir: &Path,
+        table: &'static crate::schema::Table,
+        props: WriterProperties,
+    ) -> Result<Self, CdrError> {
         let path = dir.join(format!("{}.parquet", table.name));
         let file = File::create(&path).map_err(|source| CdrError::Io {
             path: path.display().to_string(),
@@ -170,7 +184,7 @@ impl ParquetSink {
             hash: 0xcbf2_9ce4_8422_2325,
         };
         let schema = table.arrow_schema();
-        let writer = ArrowWriter::try_new(out, schema.clone(), Some(writer_properties()))
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))
             .map_err(|e| encode(table.name, e))?;
         Ok(Self {
             table: table.name,

@@ -30,7 +30,8 @@ use crate::schema::{self, Table};
 /// Rollup bitmaps are stored for concepts with more occurring descendants than this.
 pub const MATERIALISE_ABOVE: usize = 16;
 
-const MAGIC: &[u8; 8] = b"WBIDX002";
+/// Format 3: the sorted events carry value concepts and visits.
+const MAGIC: &[u8; 8] = b"WBIDX003";
 
 /// The person table's columns the index reads: the id and the demographic concepts.
 pub const PERSON_COLUMNS: [&str; 4] = [
@@ -366,10 +367,11 @@ impl Index {
         let mut r = BufReader::with_capacity(1 << 20, file);
         let mut magic = [0u8; 8];
         r.read_exact(&mut magic).map_err(|e| read_err(&path, e))?;
+        if &magic[..5] == b"WBIDX" && &magic != MAGIC {
+            return Err(CdrError::OldIndex(path.display().to_string()));
+        }
         if &magic != MAGIC {
-            return Err(bad(
-                "not a Workbench index (or an older format): rebuild it with `wb cdr index`",
-            ));
+            return Err(bad("not a Workbench index: rebuild it with `wb cdr index`"));
         }
         let rd = |r: &mut BufReader<File>| read_u64(r).map_err(|e| read_err(&path, e));
         let n = rd(&mut r)?;

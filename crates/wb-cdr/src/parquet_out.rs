@@ -28,6 +28,9 @@ pub enum CdrError {
     Read { path: String, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// An index written by an older version; it is derived data, so it can be rebuilt.
+    #[error("{0} is an index of an older format: rebuild it with `wb cdr index`")]
+    OldIndex(String),
 }
 
 impl From<crate::staging::StagingError> for CdrError {

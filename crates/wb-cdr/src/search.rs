@@ -196,6 +196,41 @@ impl Cdr {
         })
     }
 
+    /// Every descendant of `id` (itself excluded), by the hierarchy's direct `is a` edges.
+    pub fn descendants(&self, id: i64) -> Vec<i64> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![id];
+        while let Some(c) = stack.pop() {
+            for &d in self.children.get(&c).map_or(&[][..], |v| v.as_slice()) {
+                if seen.insert(d) {
+                    out.push(d);
+                    stack.push(d);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The direct parents of `id` (ids only).
+    pub fn parent_ids(&self, id: i64) -> &[i64] {
+        self.parents.get(&id).map_or(&[], |v| v.as_slice())
+    }
+
+    /// The concept with this code, if one has it (the first in file order).
+    pub fn by_code(&self, code: &str) -> Option<&Concept> {
+        self.entries
+            .iter()
+            .find(|e| e.concept.code == code)
+            .map(|e| &e.concept)
+    }
+
+    /// Every concept, in file order.
+    pub fn all_concepts(&self) -> impl Iterator<Item = &Concept> {
+        self.entries.iter().map(|e| &e.concept)
+    }
+
     pub fn concepts(&self) -> usize {
         self.entries.len()
     }

@@ -1,8 +1,12 @@
 //! Events sorted by concept: `index/events_by_concept.parquet`, every event of every event table
-//! (and every survey answer) as `(concept_id, person_id, event_date, value_as_number)`, sorted by
-//! concept, person, date and value, with each concept's row range kept in the [`Index`]. Criteria
-//! with event-level modifiers (value ranges, occurrence counts, dates, time between events) scan
-//! only their concepts' rows instead of the tables (performance.md §3.2).
+//! (and every survey answer) as `(concept_id, person_id, event_date, value_as_number,
+//! value_as_concept_id, visit_occurrence_id, visit_concept_id)`, sorted by concept, person and
+//! date (then the other columns), with each concept's row range kept in the [`Index`]. Criteria
+//! with event-level modifiers (value ranges, occurrence counts, dates, visit types, time between
+//! events) read only their concepts' rows instead of the tables (performance.md §3.2). An event
+//! is what `docs/cohort-definition.md` ("Evaluation") calls one: a row's concept, or an
+//! observation's answer (`value_as_concept_id`, with no value of its own); its visit is the row's
+//! `visit_occurrence_id` (a visit's own id) with that visit's concept.
 //!
 //! Memory stays bounded: concepts are cut into ranges of at most `budget_rows` events, and each
 //! range is one pass over the tables' few columns, sorted in memory and appended.
@@ -21,7 +25,15 @@ use crate::rows::{TableRows, Val};
 use crate::schema::{self, Column, Kind, Part, Role, Table};
 
 /// Events per pass by default (about 0.5 GiB of rows in memory).
-pub const BUDGET_ROWS: usize = 1 << 24;
+pub const BUDGET_ROWS: usize = 1 << 23;
+
+/// The `source` of an event that is an observation's answer (`value_as_concept_id`); other
+/// events carry the position of their table in [`schema::EVENT_TABLES`].
+pub const ANSWER_SOURCE: i64 = 100;
+
+/// Rows per data page of the sorted file: small pages, so reading one concept's range decodes
+/// little beyond it (the reader skips pages with the offset index).
+pub const PAGE_ROWS: usize = 8 * 1024;
 
 /// The derived table (not an OMOP table; the importer never sees it).
 pub const EVENTS_BY_CONCEPT: Table = Table {
@@ -52,6 +64,30 @@ pub const EVENTS_BY_CONCEPT: Table = Table {
             nullable: true,
             role: Role::Plain,
         },
+        Column {
+            name: "value_as_concept_id",
+            kind: Kind::Int,
+            nullable: true,
+            role: Role::Concept,
+        },
+        Column {
+            name: "visit_occurrence_id",
+            kind: Kind::Int,
+            nullable: true,
+            role: Role::Plain,
+        },
+        Column {
+            name: "visit_concept_id",
+            kind: Kind::Int,
+            nullable: true,
+            role: Role::Concept,
+        },
+        Column {
+            name: "source",
+            kind: Kind::Int,
+            nullable: false,
+            role: Role::Plain,
+        },
     ],
     required: false,
     event_concept: Some("concept_id"),
@@ -65,56 +101,146 @@ struct Row {
     person: i64,
     date: i32,
     value: Option<f64>,
+    value_concept: Option<i64>,
+    visit: Option<i64>,
+    visit_concept: Option<i64>,
+    source: i64,
+}
+
+impl Row {
+    fn key(&self) -> (i64, i64, i32) {
+        (self.concept, self.person, self.date)
+    }
+}
+
+/// Each visit's concept, by `visit_occurrence_id`.
+fn visit_concepts(dir: &Path) -> Result<HashMap<i64, i64>, CdrError> {
+    let path = dir.join("visit_occurrence.parquet");
+    let mut out = HashMap::new();
+    if !path.exists() {
+        return Ok(out);
+    }
+    let wanted = [
+        ("visit_occurrence_id", DataType::Int64),
+        ("visit_concept_id", DataType::Int64),
+    ];
+    crate::parquet_in::scan(&path, &wanted, |cols| {
+        let (ids, concepts) = (
+            cols[0].as_primitive::<Int64Type>(),
+            cols[1].as_primitive::<Int64Type>(),
+        );
+        for i in 0..ids.len() {
+            if ids.is_valid(i) && concepts.is_valid(i) {
+                out.insert(ids.value(i), concepts.value(i));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Calls `f` with every event row of `table` (and its survey answer, if any).
-fn scan(dir: &Path, table: &Table, mut f: impl FnMut(Row)) -> Result<(), CdrError> {
+fn scan(
+    dir: &Path,
+    source: usize,
+    table: &Table,
+    visits: &HashMap<i64, i64>,
+    mut f: impl FnMut(Row),
+) -> Result<(), CdrError> {
     let path = dir.join(format!("{}.parquet", table.name));
     if !path.exists() {
         return Ok(());
     }
-    let value = table.column("value_as_number").map(|c| c.name);
+    let has = |c: &str| table.column(c).is_some();
     let mut wanted = vec![
         ("person_id", DataType::Int64),
         (table.event_concept.expect("event table"), DataType::Int64),
         (table.event_date.expect("event table"), DataType::Date32),
     ];
-    wanted.extend(value.map(|v| (v, DataType::Float64)));
-    wanted.extend(table.value_concept.map(|v| (v, DataType::Int64)));
+    let value = has("value_as_number");
+    let value_concept = has("value_as_concept_id");
+    let visit = has("visit_occurrence_id");
+    if value {
+        wanted.push(("value_as_number", DataType::Float64));
+    }
+    if value_concept {
+        wanted.push(("value_as_concept_id", DataType::Int64));
+    }
+    if visit {
+        wanted.push(("visit_occurrence_id", DataType::Int64));
+    }
+    let answers_too = table.value_concept == Some("value_as_concept_id");
     crate::parquet_in::scan(&path, &wanted, |cols| {
         let persons = cols[0].as_primitive::<Int64Type>();
         let concepts = cols[1].as_primitive::<Int64Type>();
         let dates = cols[2].as_primitive::<Date32Type>();
         let mut rest = cols[3..].iter();
         let values = value
-            .and_then(|_| rest.next())
+            .then(|| rest.next())
+            .flatten()
             .map(|v| v.as_primitive::<Float64Type>());
-        let answers = rest.next().map(|v| v.as_primitive::<Int64Type>());
+        let value_concepts = value_concept
+            .then(|| rest.next())
+            .flatten()
+            .map(|v| v.as_primitive::<Int64Type>());
+        let visit_ids = visit
+            .then(|| rest.next())
+            .flatten()
+            .map(|v| v.as_primitive::<Int64Type>());
+        let opt = |a: Option<&datafusion::arrow::array::PrimitiveArray<Int64Type>>, i: usize| {
+            a.and_then(|a| a.is_valid(i).then(|| a.value(i)))
+        };
         for i in 0..persons.len() {
             let (person, date) = (persons.value(i), dates.value(i));
             let c = concepts.value(i);
+            let visit = opt(visit_ids, i);
+            let visit_concept = visit.and_then(|v| visits.get(&v).copied());
+            let vc = opt(value_concepts, i);
             if c != 0 {
                 f(Row {
                     concept: c,
                     person,
                     date,
                     value: values.and_then(|v| v.is_valid(i).then(|| v.value(i))),
+                    value_concept: vc,
+                    visit,
+                    visit_concept,
+                    source: source as i64,
                 });
             }
-            if let Some(a) = answers
-                && a.is_valid(i)
-                && a.value(i) != 0
-            {
+            if answers_too && let Some(a) = vc.filter(|a| *a != 0) {
                 f(Row {
-                    concept: a.value(i),
+                    concept: a,
                     person,
                     date,
                     value: None,
+                    value_concept: None,
+                    visit,
+                    visit_concept,
+                    source: ANSWER_SOURCE,
                 });
             }
         }
         Ok(())
     })
+}
+
+/// A total order on rows (floats by `total_cmp`, an empty value first).
+fn row_order(a: &Row, b: &Row) -> std::cmp::Ordering {
+    a.key()
+        .cmp(&b.key())
+        .then_with(|| match (a.value, b.value) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        })
+        .then_with(|| {
+            (a.value_concept, a.visit, a.visit_concept, a.source).cmp(&(
+                b.value_concept,
+                b.visit,
+                b.visit_concept,
+                b.source,
+            ))
+        })
 }
 
 /// Writes `out_dir/events_by_concept.parquet` from the CDR in `dir`; returns each concept's
@@ -126,9 +252,12 @@ pub fn write(
     budget_rows: usize,
 ) -> Result<(HashMap<i64, (u64, u64)>, ManifestTable), CdrError> {
     // Pass 0: rows per concept.
+    let visits = visit_concepts(dir)?;
     let mut counts: BTreeMap<i64, u64> = BTreeMap::new();
-    for t in schema::EVENT_TABLES {
-        scan(dir, t, |r| *counts.entry(r.concept).or_default() += 1)?;
+    for (i, t) in schema::EVENT_TABLES.iter().enumerate() {
+        scan(dir, i, t, &visits, |r| {
+            *counts.entry(r.concept).or_default() += 1
+        })?;
     }
     // Concept ranges of at most `budget_rows` rows (a bigger concept is a range of its own).
     let mut ranges: Vec<(i64, i64)> = Vec::new();
@@ -148,26 +277,22 @@ pub fn write(
         path: out_dir.display().to_string(),
         source,
     })?;
-    let mut sink = ParquetSink::create(out_dir, &EVENTS_BY_CONCEPT)?;
+    let props = crate::generate::writer_properties_builder()
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .build();
+    let mut sink = ParquetSink::create_with(out_dir, &EVENTS_BY_CONCEPT, props)?;
     let mut offsets = HashMap::with_capacity(counts.len());
     let mut next_row = 0u64;
     for (lo, hi) in ranges {
         let mut rows: Vec<Row> = Vec::new();
-        for t in schema::EVENT_TABLES {
-            scan(dir, t, |r| {
+        for (i, t) in schema::EVENT_TABLES.iter().enumerate() {
+            scan(dir, i, t, &visits, |r| {
                 if (lo..=hi).contains(&r.concept) {
                     rows.push(r);
                 }
             })?;
         }
-        rows.sort_unstable_by(|a, b| {
-            (a.concept, a.person, a.date)
-                .cmp(&(b.concept, b.person, b.date))
-                .then_with(|| match (a.value, b.value) {
-                    (Some(x), Some(y)) => x.total_cmp(&y),
-                    (x, y) => x.is_some().cmp(&y.is_some()),
-                })
-        });
+        rows.sort_unstable_by(row_order);
         for chunk in rows.chunk_by(|a, b| a.concept == b.concept) {
             offsets.insert(chunk[0].concept, (next_row, chunk.len() as u64));
             next_row += chunk.len() as u64;
@@ -180,6 +305,10 @@ pub fn write(
                     Val::Int(r.person),
                     Val::Date(r.date),
                     r.value.map_or(Val::Null, Val::Float),
+                    r.value_concept.map_or(Val::Null, Val::Int),
+                    r.visit.map_or(Val::Null, Val::Int),
+                    r.visit_concept.map_or(Val::Null, Val::Int),
+                    Val::Int(r.source),
                 ]);
             }
             sink.write(&out.finish())?;

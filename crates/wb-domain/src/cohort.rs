@@ -495,7 +495,8 @@ impl Location {
         }
     }
 
-    fn at(&self, field: &str) -> Location {
+    /// The same place, at a field (a dotted path) of it.
+    pub fn at(&self, field: &str) -> Location {
         Location {
             field: Some(field.to_owned()),
             ..self.clone()
@@ -665,6 +666,24 @@ pub fn validate(def: &CohortDefinition) -> Result<(), Vec<CriterionError>> {
     } else {
         Err(errs.0)
     }
+}
+
+/// Every criterion of the definition with its location, in definition order (each group's
+/// criteria, then its temporal second list).
+pub fn located_criteria(def: &CohortDefinition) -> Vec<(Location, &Criterion)> {
+    let mut out = Vec::new();
+    for (section, index, group) in sections(def) {
+        let loc = Location::group(section, index, group);
+        for (i, c) in group.criteria.iter().enumerate() {
+            out.push((loc.criterion(CriteriaList::Criteria, i, c), c));
+        }
+        if let Some(t) = &group.temporal {
+            for (i, c) in t.second.iter().enumerate() {
+                out.push((loc.criterion(CriteriaList::TemporalSecond, i, c), c));
+            }
+        }
+    }
+    out
 }
 
 fn sections(def: &CohortDefinition) -> impl Iterator<Item = (Section, usize, &Group)> {
