@@ -34,6 +34,8 @@ use wb_domain::cohort::{
     ExpectedDomain, Group, Mention, TemporalKind, ValueFilter,
 };
 
+use wb_domain::analysis::{AGE_BANDS, Bar, Chart, Count, Counts};
+
 use crate::CdrError;
 use crate::dates::{civil_from_days, days_from_civil};
 use crate::parquet_in::read_err;
@@ -114,6 +116,7 @@ pub struct Engine {
     events_meta: Option<ArrowReaderMetadata>,
     consent: OnceLock<Vec<i32>>,
     has_ehr: OnceLock<RoaringBitmap>,
+    sex_at_birth: OnceLock<Vec<i64>>,
     sex_question: Option<i64>,
 }
 
@@ -149,6 +152,7 @@ impl Engine {
             events_meta,
             consent: OnceLock::new(),
             has_ehr: OnceLock::new(),
+            sex_at_birth: OnceLock::new(),
             sex_question,
         })
     }
@@ -496,6 +500,128 @@ impl Engine {
             persons,
             events: need_events.then_some(events),
         })
+    }
+
+    /// Everything the builder shows for a definition: the counts, the attrition and the
+    /// cohort's demographics (exact; the caller applies the dissemination rule).
+    pub fn counts(&self, def: &CohortDefinition, today: NaiveDate) -> Result<Counts, CdrError> {
+        let e = self.evaluate(def, today)?;
+        let count = |(id, set): &(String, RoaringBitmap)| Count {
+            id: id.clone(),
+            count: set.len(),
+        };
+        let mut attrition = Vec::new();
+        let mut running: Option<RoaringBitmap> = None;
+        let groups = def.include.iter().map(|g| (true, g)).chain(def.exclude.iter().map(|g| (false, g)));
+        for ((is_include, g), (id, set)) in groups.zip(&e.groups) {
+            if g.suppressed {
+                continue;
+            }
+            let next = match (running.take(), is_include) {
+                (None, true) => set.clone(),
+                (None, false) => {
+                    let mut all = RoaringBitmap::new();
+                    all.insert_range(0..self.persons() as u32);
+                    all - set
+                }
+                (Some(r), true) => r & set,
+                (Some(r), false) => r - set,
+            };
+            attrition.push(Count {
+                id: id.clone(),
+                count: next.len(),
+            });
+            running = Some(next);
+        }
+        Ok(Counts {
+            total: e.total.len(),
+            groups: e.groups.iter().map(count).collect(),
+            criteria: e.criteria.iter().map(count).collect(),
+            attrition,
+            chart: self.chart(&e.total, today)?,
+            persons: self.persons(),
+        })
+    }
+
+    /// The demographics of `set`: sex at birth, current age bands, race, ethnicity.
+    pub fn chart(&self, set: &RoaringBitmap, today: NaiveDate) -> Result<Chart, CdrError> {
+        let today = days(today);
+        let p = &self.people;
+        let sex = self.sex_at_birth()?;
+        let name = |id: i64| -> String {
+            match self.cdr.concept(id) {
+                Some(c) => c
+                    .name
+                    .split_once(": ")
+                    .map_or(c.name.as_str(), |(_, a)| a)
+                    .to_owned(),
+                None if id == 0 => "Not answered".to_owned(),
+                None => format!("Concept {id}"),
+            }
+        };
+        let tally = |key: &dyn Fn(u32) -> i64| -> Vec<Bar> {
+            let mut by: HashMap<i64, u64> = HashMap::new();
+            for b in set {
+                *by.entry(key(b)).or_default() += 1;
+            }
+            let mut bars: Vec<Bar> = by
+                .into_iter()
+                .map(|(k, count)| Bar {
+                    label: if k == 0 { "Not answered".into() } else { name(k) },
+                    count,
+                })
+                .collect();
+            bars.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
+            bars
+        };
+        let mut age = vec![0u64; AGE_BANDS.len()];
+        for b in set {
+            let a = p.age_at(b, today);
+            if let Some(i) = AGE_BANDS.iter().position(|(_, lo, hi)| (*lo..=*hi).contains(&a)) {
+                age[i] += 1;
+            }
+        }
+        Ok(Chart {
+            sex_at_birth: tally(&|b| sex[b as usize]),
+            age: AGE_BANDS
+                .iter()
+                .zip(age)
+                .filter(|(band, n)| *n > 0 || band.1 >= 18)
+                .map(|((label, _, _), count)| Bar {
+                    label: (*label).to_owned(),
+                    count,
+                })
+                .collect(),
+            race: tally(&|b| p.race[b as usize]),
+            ethnicity: tally(&|b| p.ethnicity[b as usize]),
+        })
+    }
+
+    /// Each person's answer to the sex-at-birth question (0: none; the earliest if several).
+    fn sex_at_birth(&self) -> Result<&Vec<i64>, CdrError> {
+        if let Some(s) = self.sex_at_birth.get() {
+            return Ok(s);
+        }
+        let mut out = vec![0i64; self.people.birth_year.len()];
+        if let Some(q) = self.sex_question {
+            let answers: Vec<i64> = self
+                .cdr
+                .descendants(q)
+                .into_iter()
+                .filter(|a| self.cdr.concept(*a).is_some_and(|c| c.class == "Answer"))
+                .collect();
+            let mut first = vec![i32::MAX; out.len()];
+            for a in answers {
+                for r in self.read(&[a])? {
+                    let b = r.event.person as usize;
+                    if r.source == ANSWER_SOURCE && (r.event.date, a) < (first[b], out[b]) {
+                        first[b] = r.event.date;
+                        out[b] = a;
+                    }
+                }
+            }
+        }
+        Ok(self.sex_at_birth.get_or_init(|| out))
     }
 
     /// Persons whose age at `at(person)` is within `min..=max` (no date: no match).
@@ -1045,6 +1171,38 @@ pub(crate) mod tests {
             }),
             0
         );
+    }
+
+    #[test]
+    fn counts_carry_the_attrition_and_a_chart_of_the_cohort() {
+        let def = CohortDefinition {
+            include: vec![
+                group("g1", vec![crit("c1", domain(Domain::Condition, 201826))]),
+                group(
+                    "g2",
+                    vec![crit(
+                        "c2",
+                        CriterionKind::Age {
+                            basis: AgeBasis::Current,
+                            min: 18,
+                            max: 65,
+                        },
+                    )],
+                ),
+            ],
+            exclude: vec![group("g3", vec![crit("c3", domain(Domain::Drug, 1596977))])],
+        };
+        let c = ENGINE.counts(&def, today()).unwrap();
+        let steps: Vec<u64> = c.attrition.iter().map(|s| s.count).collect();
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[0], c.groups[0].count);
+        assert!(steps[0] >= steps[1] && steps[1] >= steps[2], "{steps:?}");
+        assert_eq!(steps[2], c.total);
+        for bars in [&c.chart.sex_at_birth, &c.chart.race, &c.chart.ethnicity, &c.chart.age] {
+            assert_eq!(bars.iter().map(|b| b.count).sum::<u64>(), c.total, "{bars:?}");
+        }
+        assert!(c.chart.sex_at_birth.iter().any(|b| b.label == "Female"), "{:?}", c.chart);
+        assert!(!c.chart.age.iter().any(|b| b.label == "Under 18"));
     }
 
     #[test]

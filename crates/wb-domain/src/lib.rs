@@ -5,6 +5,7 @@
 //! re-implement them.
 
 pub mod access;
+pub mod analysis;
 pub mod choices;
 pub mod cohort;
 pub mod conduct;
