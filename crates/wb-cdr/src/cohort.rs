@@ -512,7 +512,11 @@ impl Engine {
         };
         let mut attrition = Vec::new();
         let mut running: Option<RoaringBitmap> = None;
-        let groups = def.include.iter().map(|g| (true, g)).chain(def.exclude.iter().map(|g| (false, g)));
+        let groups = def
+            .include
+            .iter()
+            .map(|g| (true, g))
+            .chain(def.exclude.iter().map(|g| (false, g)));
         for ((is_include, g), (id, set)) in groups.zip(&e.groups) {
             if g.suppressed {
                 continue;
@@ -567,7 +571,11 @@ impl Engine {
             let mut bars: Vec<Bar> = by
                 .into_iter()
                 .map(|(k, count)| Bar {
-                    label: if k == 0 { "Not answered".into() } else { name(k) },
+                    label: if k == 0 {
+                        "Not answered".into()
+                    } else {
+                        name(k)
+                    },
                     count,
                 })
                 .collect();
@@ -577,7 +585,10 @@ impl Engine {
         let mut age = vec![0u64; AGE_BANDS.len()];
         for b in set {
             let a = p.age_at(b, today);
-            if let Some(i) = AGE_BANDS.iter().position(|(_, lo, hi)| (*lo..=*hi).contains(&a)) {
+            if let Some(i) = AGE_BANDS
+                .iter()
+                .position(|(_, lo, hi)| (*lo..=*hi).contains(&a))
+            {
                 age[i] += 1;
             }
         }
@@ -936,16 +947,29 @@ fn load_people(cdr: &Cdr) -> Result<People, CdrError> {
 /// Engines by CDR directory, opened once and shared (the server keeps one of these).
 #[derive(Default)]
 pub struct Engines {
-    open: std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Engine>>>,
+    open: std::sync::Mutex<HashMap<PathBuf, Opened>>,
+}
+
+/// An open engine and the modification time of the index it was opened on.
+type Opened = (std::sync::Arc<Engine>, Option<std::time::SystemTime>);
+
+fn index_mtime(dir: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(crate::index::Index::path(dir))
+        .and_then(|m| m.modified())
+        .ok()
 }
 
 impl Engines {
-    /// The engine of the CDR in `dir`, opened on first use. An index of an older format is
-    /// rebuilt first (it is derived data).
+    /// The engine of the CDR in `dir`, opened on first use and again when its index was
+    /// rewritten (the data was replaced). An index of an older format is rebuilt first (it is
+    /// derived data).
     pub fn get(&self, dir: &Path) -> Result<std::sync::Arc<Engine>, CdrError> {
         // Held while opening, so two first requests open (or rebuild) once.
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = open.get(dir) {
+        let mtime = index_mtime(dir);
+        if let Some((e, at)) = open.get(dir)
+            && *at == mtime
+        {
             return Ok(e.clone());
         }
         let cdr = match Cdr::open(dir) {
@@ -956,7 +980,7 @@ impl Engines {
             other => other?,
         };
         let engine = std::sync::Arc::new(Engine::new(cdr)?);
-        open.insert(dir.to_owned(), engine.clone());
+        open.insert(dir.to_owned(), (engine.clone(), index_mtime(dir)));
         Ok(engine)
     }
 
@@ -966,6 +990,40 @@ impl Engines {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(dir);
+    }
+}
+
+impl wb_domain::analysis::CdrService for Engines {
+    fn count(
+        &self,
+        data_dir: &str,
+        def: &CohortDefinition,
+        today: NaiveDate,
+    ) -> Result<wb_domain::analysis::CountAnswer, wb_domain::analysis::ServiceError> {
+        use wb_domain::analysis::{CountAnswer, ServiceError};
+        if let Err(errors) = wb_domain::cohort::validate(def) {
+            return Ok(CountAnswer::Invalid(errors));
+        }
+        let engine = self.get(Path::new(data_dir)).map_err(service_error)?;
+        let errors = engine.check(def);
+        if !errors.is_empty() {
+            return Ok(CountAnswer::Invalid(errors));
+        }
+        engine
+            .counts(def, today)
+            .map(CountAnswer::Counts)
+            .map_err(|e| ServiceError::Failed(e.to_string()))
+    }
+}
+
+/// A CDR that cannot be opened: missing (not generated or moved) is "not available yet".
+fn service_error(e: CdrError) -> wb_domain::analysis::ServiceError {
+    use wb_domain::analysis::ServiceError;
+    match &e {
+        CdrError::Read { message, .. } if message.contains("No such file") => {
+            ServiceError::Unavailable(format!("its data cannot be opened ({e})"))
+        }
+        _ => ServiceError::Failed(e.to_string()),
     }
 }
 
@@ -1198,10 +1256,23 @@ pub(crate) mod tests {
         assert_eq!(steps[0], c.groups[0].count);
         assert!(steps[0] >= steps[1] && steps[1] >= steps[2], "{steps:?}");
         assert_eq!(steps[2], c.total);
-        for bars in [&c.chart.sex_at_birth, &c.chart.race, &c.chart.ethnicity, &c.chart.age] {
-            assert_eq!(bars.iter().map(|b| b.count).sum::<u64>(), c.total, "{bars:?}");
+        for bars in [
+            &c.chart.sex_at_birth,
+            &c.chart.race,
+            &c.chart.ethnicity,
+            &c.chart.age,
+        ] {
+            assert_eq!(
+                bars.iter().map(|b| b.count).sum::<u64>(),
+                c.total,
+                "{bars:?}"
+            );
         }
-        assert!(c.chart.sex_at_birth.iter().any(|b| b.label == "Female"), "{:?}", c.chart);
+        assert!(
+            c.chart.sex_at_birth.iter().any(|b| b.label == "Female"),
+            "{:?}",
+            c.chart
+        );
         assert!(!c.chart.age.iter().any(|b| b.label == "Under 18"));
     }
 

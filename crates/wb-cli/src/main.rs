@@ -133,6 +133,7 @@ async fn serve(cfg: wb_web::Config) -> Result<()> {
         cfg.clone(),
         Arc::new(wb_web::SystemClock),
     );
+    state.set_analysis(Arc::new(wb_cdr::cohort::Engines::default()));
     println!(
         "Researcher Workbench is running at {} (listening on {local})",
         cfg.http.public_url

@@ -201,14 +201,6 @@ pub trait CdrService: Send + Sync + 'static {
         def: &CohortDefinition,
         today: NaiveDate,
     ) -> Result<CountAnswer, ServiceError>;
-
-    /// The SQL the definition compiles to ("View SQL").
-    fn sql(
-        &self,
-        data_dir: &str,
-        def: &CohortDefinition,
-        today: NaiveDate,
-    ) -> Result<String, ServiceError>;
 }
 
 #[cfg(test)]
@@ -242,7 +234,10 @@ mod tests {
         assert_eq!(json["groups"][1]["count"], 21);
         assert_eq!(json["criteria"][0]["count"], 0);
         assert_eq!(json["criteria"][1]["display"], "≤ 20");
-        assert_eq!(json["chart"]["sex_at_birth"][0]["count"], serde_json::Value::Null);
+        assert_eq!(
+            json["chart"]["sex_at_birth"][0]["count"],
+            serde_json::Value::Null
+        );
         let text = json.to_string();
         for n in 1..=20 {
             assert!(!text.contains(&format!(":{n},")) && !text.contains(&format!(":{n}}}")));

@@ -45,6 +45,9 @@ impl WebError {
             }
             WebError::Forbidden(m) => api_error(StatusCode::FORBIDDEN, "forbidden", &m),
             WebError::BadRequest(m) => api_error(StatusCode::BAD_REQUEST, "bad_request", &m),
+            WebError::Unavailable(m) => {
+                api_error(StatusCode::SERVICE_UNAVAILABLE, "data_unavailable", &m)
+            }
             other => {
                 tracing::error!(error = %other, "API request failed");
                 api_error(
@@ -189,11 +192,141 @@ async fn build(state: &AppState, s: &Session) -> Result<MyAccess, WebError> {
     })
 }
 
+/// A count request: the definition (format in `docs/cohort-definition.md`).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountRequest {
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+}
+
+/// The counts of a definition, every count from 1 to 20 given as `null` with `display` "≤ 20".
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountResponse {
+    /// The dataset version counted.
+    pub cdr_version: String,
+    /// `definition_hash` of the definition counted (a saved count is stale when it changes).
+    pub definition_hash: String,
+    /// `total`, `groups`, `criteria`, `attrition` (each `{id, count, display}`) and `chart`
+    /// (`sex_at_birth`, `age`, `race`, `ethnicity`: `{label, count, display}` bars).
+    #[schema(value_type = Object)]
+    #[serde(flatten)]
+    pub counts: wb_domain::analysis::DisplayedCounts,
+}
+
+/// A definition that cannot be counted: every problem, at its criterion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvalidDefinition {
+    /// `invalid_definition`.
+    pub error: String,
+    pub message: String,
+    /// `{code, section, group_index, group_id, list, criterion_index, criterion_id, field,
+    /// message}`; parts that do not apply are omitted.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<wb_domain::cohort::CriterionError>,
+}
+
+fn invalid(message: String, errors: Vec<wb_domain::cohort::CriterionError>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(InvalidDefinition {
+            error: "invalid_definition".into(),
+            message,
+            errors,
+        }),
+    )
+        .into_response()
+}
+
+/// Parses a definition sent as JSON, with a message that says where it went wrong.
+pub fn parse_definition(
+    value: serde_json::Value,
+) -> Result<wb_domain::cohort::CohortDefinition, String> {
+    serde_json::from_value(value).map_err(|e| {
+        format!(
+            "The cohort definition cannot be read: {e}. The format is in docs/cohort-definition.md."
+        )
+    })
+}
+
+/// Counts a cohort definition over the workspace's dataset: the total, each group, each
+/// criterion, the attrition and the demographic chart. Writers and owners only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workspaces/{namespace}/cohorts/count",
+    params(("namespace" = String, Path, description = "The workspace")),
+    request_body = CountRequest,
+    responses(
+        (status = 200, description = "The counts", body = CountResponse),
+        (status = 401, description = "Not signed in", body = ApiError),
+        (status = 403, description = "The caller's tier lapsed or their role cannot edit analyses", body = ApiError),
+        (status = 404, description = "No such workspace, or the caller is not a collaborator", body = ApiError),
+        (status = 422, description = "The definition is invalid", body = InvalidDefinition),
+        (status = 503, description = "The dataset has no data yet", body = ApiError)
+    )
+)]
+pub async fn cohort_count(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+    axum::extract::Path(namespace): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let opened = match crate::pages::workspaces::open_workspace(
+        &state,
+        &s,
+        &namespace,
+        wb_domain::workspace::WorkspaceAction::EditAnalysis,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return e.into_api(),
+    };
+    let request: CountRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return invalid(
+                format!("The request is not a JSON object with a \"definition\": {e}."),
+                Vec::new(),
+            );
+        }
+    };
+    let def = match parse_definition(request.definition) {
+        Ok(d) => d,
+        Err(m) => return invalid(m, Vec::new()),
+    };
+    let hash = wb_domain::cohort::definition_hash(&def);
+    match crate::cohorts::count(&state, &opened.ws, def).await {
+        Ok((data, wb_domain::analysis::CountAnswer::Counts(c))) => Json(CountResponse {
+            cdr_version: data.version.name,
+            definition_hash: hash,
+            counts: c.displayed(),
+        })
+        .into_response(),
+        Ok((_, wb_domain::analysis::CountAnswer::Invalid(errors))) => invalid(
+            format!(
+                "The cohort definition has {} problem{}; each is named at its criterion.",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            ),
+            errors,
+        ),
+        Err(e) => e.into_api(),
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Researcher Workbench API", version = "1"),
-    paths(my_access),
-    components(schemas(MyAccess, ModuleAccess, ApiError))
+    paths(my_access, cohort_count),
+    components(schemas(
+        MyAccess,
+        ModuleAccess,
+        ApiError,
+        CountRequest,
+        CountResponse,
+        InvalidDefinition
+    ))
 )]
 pub struct ApiDoc;
 

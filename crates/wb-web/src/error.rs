@@ -23,6 +23,21 @@ pub enum WebError {
     Mail(#[from] wb_mail::MailError),
     #[error(transparent)]
     Template(#[from] askama::Error),
+    /// A dataset's data cannot answer now (not attached yet, being prepared): 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Reading a dataset failed.
+    #[error("dataset: {0}")]
+    Cdr(String),
+}
+
+impl From<wb_domain::analysis::ServiceError> for WebError {
+    fn from(e: wb_domain::analysis::ServiceError) -> Self {
+        match e {
+            wb_domain::analysis::ServiceError::Unavailable(m) => WebError::Unavailable(m),
+            wb_domain::analysis::ServiceError::Failed(m) => WebError::Cdr(m),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -56,6 +71,9 @@ impl IntoResponse for WebError {
             WebError::Forbidden(m) => error_page(StatusCode::FORBIDDEN, "Not allowed", m),
             WebError::BadRequest(m) => {
                 error_page(StatusCode::BAD_REQUEST, "This request cannot be used", m)
+            }
+            WebError::Unavailable(m) => {
+                error_page(StatusCode::SERVICE_UNAVAILABLE, "Data not available yet", m)
             }
             _ => {
                 let id = wb_auth::random_token()[..10].to_owned();

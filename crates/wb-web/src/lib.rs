@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod cohorts;
 pub mod config;
 pub mod crypto;
 pub mod demo;
@@ -119,6 +120,10 @@ pub fn router(state: AppState) -> Router {
             get(twofactor::verify).post(twofactor::verify_submit),
         )
         .route("/api/v1/me/access", get(api::my_access))
+        .route(
+            "/api/v1/workspaces/{namespace}/cohorts/count",
+            post(api::cohort_count),
+        )
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/workspaces", get(workspaces::list))
         .route(

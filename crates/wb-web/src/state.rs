@@ -62,6 +62,8 @@ pub struct Inner {
     pub content_security_policy: String,
     /// `http.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<crate::guard::Cidr>,
+    /// The datasets' query engines (`wb_cdr` in the binary), set once at start.
+    pub analysis: std::sync::OnceLock<Arc<dyn wb_domain::analysis::CdrService>>,
 }
 
 fn content_security_policy(config: &Config) -> String {
@@ -119,7 +121,13 @@ impl AppState {
                 .collect(),
             config,
             clock,
+            analysis: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Gives the server its dataset engines (once; later calls are ignored).
+    pub fn set_analysis(&self, service: Arc<dyn wb_domain::analysis::CdrService>) {
+        let _ = self.analysis.set(service);
     }
 
     pub fn now(&self) -> i64 {

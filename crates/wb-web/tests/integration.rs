@@ -6,6 +6,7 @@
 //! scripts/test starts the peers and runs them with `--include-ignored`.
 
 mod access;
+mod cohorts_tests;
 mod hardening;
 mod profile_tests;
 mod support;

@@ -28,6 +28,29 @@ pub struct Resp {
 }
 
 /// The value of the form field `name` (input value or textarea text) in `html`.
+/// A small generated CDR with its index, made once per test run and shared by every app.
+pub fn test_cdr() -> &'static std::path::Path {
+    static DIR: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::new(|| {
+        let dir = tempfile::tempdir().unwrap().keep().join("cdr");
+        wb_cdr::generate::generate(
+            &dir,
+            &wb_cdr::generate::GenerateConfig {
+                seed: 5,
+                persons: 800,
+                concepts_per_domain: 400,
+                threads: 2,
+                chunk: 200,
+                ..Default::default()
+            },
+            &|_, _| {},
+            &mut |staging| wb_cdr::index::Index::build_and_save(staging).map(|_| ()),
+        )
+        .unwrap();
+        dir
+    });
+    &DIR
+}
+
 pub fn field(html: &str, name: &str) -> Option<String> {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(&format!(
@@ -226,8 +249,19 @@ impl TestApp {
         config.http.bind = addr.to_string();
         let clock = Arc::new(ManualClock::new(start));
         wb_web::demo::load_if_empty(&store, start).await.unwrap();
+        // Every dataset version without data gets the test CDR (as `wb serve` attaches its
+        // demo CDR).
+        let cdr = test_cdr().display().to_string();
+        for tier in ["registered", "controlled"] {
+            for v in store.cdr_versions(tier).await.unwrap() {
+                if v.data_dir.is_none() {
+                    store.attach_cdr_data(v.id, &cdr).await.unwrap();
+                }
+            }
+        }
         let (mailer, outbox): (Mailer, MemoryOutbox) = Mailer::memory(&config.mail.from);
         let state = AppState::new(store.clone(), mailer, &[42u8; 32], config, clock.clone());
+        state.set_analysis(Arc::new(wb_cdr::cohort::Engines::default()));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         // What `wb serve` runs: the server and the scheduled jobs.
         tokio::spawn(wb_web::run(listener, state.clone(), async {
@@ -302,6 +336,23 @@ impl TestApp {
             }
         }
         r
+    }
+
+    /// POSTs JSON to an API route with the session's CSRF token (read from a page).
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        let page = self.get("/workspaces").await;
+        let token = field(&page.body, "csrf_token").unwrap_or_default();
+        Self::resp(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .header("x-csrf-token", token)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post_raw(
