@@ -7,6 +7,7 @@
 
 mod access;
 mod accounts;
+mod cohorts;
 mod groups;
 mod institutions;
 pub mod migrate;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Row};
 
 pub use access::{Attempt, AttemptStart, IdentityRequest, TotpRecord};
 pub use accounts::{NewUser, ProfileUpdate, PublicProfile, ResetTokenError, UserRecord};
+pub use cohorts::{CohortRecord, CohortUpdate, CohortWrite};
 pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, Try};

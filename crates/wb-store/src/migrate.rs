@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_requests",
         include_str!("../migrations/0006_identity_requests.sql"),
     ),
+    (7, "cohorts", include_str!("../migrations/0007_cohorts.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -51,7 +51,183 @@ conformance!(
     billing_accounts_and_training_groups,
     profile_edits_save_changes_audit_and_confirm,
     identity_requests_are_one_open_per_user,
+    cohorts_are_scoped_revised_counted_and_drafted,
 );
+
+async fn cohorts_are_scoped_revised_counted_and_drafted(store: Store) {
+    use wb_store::{CohortUpdate, CohortWrite};
+    store.upsert_institution(&northfield(), 10).await.unwrap();
+    let ada = create(&store, "ada", "ada@northfield.example")
+        .await
+        .unwrap();
+    let cdr = store
+        .register_cdr_version("Registered Tier Dataset v7", "registered", true, None, 10)
+        .await
+        .unwrap();
+    let ws = |ns: &'static str| wb_store::NewWorkspace {
+        namespace: ns,
+        name: ns,
+        creator_user_id: ada,
+        tier: "registered",
+        cdr_version_id: cdr,
+        billing_account_id: None,
+        research_purpose: "{}",
+        review_requested: false,
+        initial_credits_cents: None,
+        now: 100,
+    };
+    let a = store.create_workspace(&ws("wb-a")).await.unwrap();
+    let b = store.create_workspace(&ws("wb-b")).await.unwrap();
+    let write = |workspace_id, name, def| CohortWrite {
+        workspace_id,
+        name,
+        description: "Adults with type 2 diabetes",
+        definition: def,
+        definition_hash: def,
+        user_id: ada,
+        actor: "user:ada",
+        now: 200,
+    };
+    store
+        .save_cohort_draft(a, ada, None, "{draft}", 150)
+        .await
+        .unwrap();
+    let c = store
+        .create_cohort(&write(a, "T2D adults", "h1"))
+        .await
+        .unwrap();
+    assert_eq!(c.revision, 1);
+    assert_eq!(
+        store.cohort_draft(a, ada, None).await.unwrap(),
+        None,
+        "saving removes the new-cohort draft"
+    );
+    // Names are unique per workspace, ignoring case; another workspace may reuse one.
+    assert!(matches!(
+        store.create_cohort(&write(a, " t2d ADULTS", "h2")).await,
+        Err(StoreError::Conflict("name"))
+    ));
+    store
+        .create_cohort(&write(b, "T2D adults", "h1"))
+        .await
+        .unwrap();
+    // Scoped: another workspace's id is not found, for reads, saves and deletes.
+    assert_eq!(store.cohort(b, c.id).await.unwrap(), None);
+    assert!(matches!(
+        store.update_cohort(c.id, 1, &write(b, "x", "h")).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        !store
+            .delete_cohort(b, c.id, ada, "user:ada", 300)
+            .await
+            .unwrap()
+    );
+    // Two saves of revision 1 at once: exactly one wins, the other learns it is stale.
+    let names = [
+        "T2D adults v2",
+        "T2D adults v3",
+        "T2D adults v4",
+        "T2D adults v5",
+    ];
+    let saves = names.map(|n| {
+        let store = store.clone();
+        let w = CohortWrite {
+            name: n,
+            ..write(a, n, "h2")
+        };
+        let (name, hash) = (w.name.to_owned(), w.definition_hash.to_owned());
+        tokio::spawn(async move {
+            let w = CohortWrite {
+                name: &name,
+                definition_hash: &hash,
+                definition: &hash,
+                ..w
+            };
+            store.update_cohort(c.id, 1, &w).await
+        })
+    });
+    let mut saved = 0;
+    for s in saves {
+        match s.await.unwrap().unwrap() {
+            CohortUpdate::Saved(r) => {
+                saved += 1;
+                assert_eq!(r.revision, 2);
+            }
+            CohortUpdate::Stale { current } => assert_eq!(current.revision, 2),
+        }
+    }
+    assert_eq!(saved, 1);
+    let now = store.cohort(a, c.id).await.unwrap().unwrap();
+    assert_eq!(now.definition_hash, "h2");
+    // A count of an older definition is dropped; one of the saved definition is kept and
+    // is current for its dataset version only.
+    assert!(
+        !store
+            .record_cohort_count(a, c.id, "h1", cdr, 5000, 400)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_cohort_count(a, c.id, "h2", cdr, 4321, 400)
+            .await
+            .unwrap()
+    );
+    let counted = store.cohort(a, c.id).await.unwrap().unwrap();
+    assert_eq!(counted.count_total, Some(4321));
+    assert!(counted.count_is_current(cdr));
+    assert!(!counted.count_is_current(cdr + 1));
+    // Drafts: one per user and cohort, the last write kept, even from parallel autosaves.
+    let autosaves: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .save_cohort_draft(a, ada, Some(c.id), &format!("{{\"n\":{i}}}"), 500 + i)
+                    .await
+            })
+        })
+        .collect();
+    for t in autosaves {
+        t.await.unwrap().unwrap();
+    }
+    let (draft, _) = store
+        .cohort_draft(a, ada, Some(c.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(draft.starts_with("{\"n\":"), "{draft}");
+    assert_eq!(store.cohort_draft(a, ada, None).await.unwrap(), None);
+    // Deleting removes the cohort and its drafts, and is audited.
+    assert!(
+        store
+            .delete_cohort(a, c.id, ada, "user:ada", 600)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.cohort(a, c.id).await.unwrap(), None);
+    assert_eq!(store.cohort_draft(a, ada, Some(c.id)).await.unwrap(), None);
+    let actions: Vec<String> = store
+        .audit_for_user(ada)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a.starts_with("cohort."))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "cohort.created",
+            "cohort.created",
+            "cohort.updated",
+            "cohort.deleted"
+        ]
+    );
+    assert_eq!(store.cohorts(a).await.unwrap().len(), 0);
+    assert_eq!(store.cohorts(b).await.unwrap().len(), 1);
+}
 
 async fn profile_edits_save_changes_audit_and_confirm(store: Store) {
     use wb_domain::access::AccessModule;
