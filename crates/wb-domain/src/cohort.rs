@@ -1373,6 +1373,44 @@ pub fn definition_hash(def: &CohortDefinition) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Saved cohorts: name and description
+// ---------------------------------------------------------------------------------------------
+
+/// A cohort's name: 1 to this many characters.
+pub const MAX_NAME_CHARS: usize = 80;
+/// A cohort's description: at most this many characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
+
+/// The name as saved (trimmed), or what is wrong with it.
+pub fn check_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("Give the cohort a name.".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "A cohort name has at most {MAX_NAME_CHARS} characters; this one has {}.",
+            name.chars().count()
+        ));
+    }
+    crate::text::check(name, crate::text::Kind::Line).map_err(str::to_owned)?;
+    Ok(name.to_owned())
+}
+
+/// The description as saved (trimmed), or what is wrong with it.
+pub fn check_description(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(format!(
+            "A description has at most {MAX_DESCRIPTION_CHARS} characters; this one has {}.",
+            text.chars().count()
+        ));
+    }
+    crate::text::check(text, crate::text::Kind::Paragraphs).map_err(str::to_owned)?;
+    Ok(text.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dissemination rule
 // ---------------------------------------------------------------------------------------------
 
@@ -1437,6 +1475,16 @@ pub fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_descriptions_are_checked() {
+        assert_eq!(check_name("  T2D adults ").unwrap(), "T2D adults");
+        assert!(check_name("   ").is_err());
+        assert!(check_name(&"x".repeat(81)).unwrap_err().contains("81"));
+        assert!(check_name("a\u{202e}b").is_err());
+        assert!(check_description(&"y".repeat(1001)).is_err());
+        assert_eq!(check_description(" two\nlines ").unwrap(), "two\nlines");
+    }
 
     const DOC: &str = include_str!("../../../docs/cohort-definition.md");
 

@@ -58,7 +58,7 @@ pub struct CohortWrite<'a> {
 /// The outcome of [`Store::update_cohort`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CohortUpdate {
-    Saved(CohortRecord),
+    Saved(Box<CohortRecord>),
     /// Someone saved the cohort since `revision`: nothing was written.
     Stale {
         current: Box<CohortRecord>,
@@ -225,7 +225,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(CohortUpdate::Saved(c))
+        Ok(CohortUpdate::Saved(Box::new(c)))
     }
 
     /// Deletes a cohort of this workspace and every draft of it; false when there was none.

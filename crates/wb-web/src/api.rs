@@ -38,6 +38,11 @@ fn api_error(status: StatusCode, error: &str, message: &str) -> Response {
 }
 
 impl WebError {
+    /// This error as the API answers it (JSON).
+    pub fn into_api_response(self) -> Response {
+        self.into_api()
+    }
+
     fn into_api(self) -> Response {
         match self {
             WebError::NotFound => {
@@ -226,7 +231,7 @@ pub struct InvalidDefinition {
     pub errors: Vec<wb_domain::cohort::CriterionError>,
 }
 
-fn invalid(message: String, errors: Vec<wb_domain::cohort::CriterionError>) -> Response {
+pub fn invalid(message: String, errors: Vec<wb_domain::cohort::CriterionError>) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         Json(InvalidDefinition {
@@ -318,14 +323,25 @@ pub async fn cohort_count(
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Researcher Workbench API", version = "1"),
-    paths(my_access, cohort_count),
+    paths(
+        my_access,
+        cohort_count,
+        crate::api_cohorts::list,
+        crate::api_cohorts::create,
+        crate::api_cohorts::get_one,
+        crate::api_cohorts::save,
+        crate::api_cohorts::delete,
+        crate::api_cohorts::duplicate
+    ),
     components(schemas(
         MyAccess,
         ModuleAccess,
         ApiError,
         CountRequest,
         CountResponse,
-        InvalidDefinition
+        InvalidDefinition,
+        crate::api_cohorts::CohortView,
+        crate::api_cohorts::CohortInput
     ))
 )]
 pub struct ApiDoc;

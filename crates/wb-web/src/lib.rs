@@ -10,6 +10,7 @@
 //! - [`error`]: the one error type of this layer and how it becomes a page.
 
 pub mod api;
+pub mod api_cohorts;
 pub mod assets;
 pub mod cohorts;
 pub mod config;
@@ -123,6 +124,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/workspaces/{namespace}/cohorts/count",
             post(api::cohort_count),
+        )
+        .route(
+            "/api/v1/workspaces/{namespace}/cohorts",
+            get(api_cohorts::list).post(api_cohorts::create),
+        )
+        .route(
+            "/api/v1/workspaces/{namespace}/cohorts/{id}",
+            get(api_cohorts::get_one)
+                .put(api_cohorts::save)
+                .delete(api_cohorts::delete),
+        )
+        .route(
+            "/api/v1/workspaces/{namespace}/cohorts/{id}/duplicate",
+            post(api_cohorts::duplicate),
         )
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/workspaces", get(workspaces::list))

@@ -14,6 +14,7 @@ crate::on_both_databases!(
     only_writers_and_owners_of_the_workspace_count,
     a_dataset_without_data_answers_503_until_data_is_attached,
     parallel_counts_agree,
+    saved_cohorts_are_listed_revised_duplicated_and_deleted,
 );
 
 const PASSWORD: &str = "violet harbor lantern 2931";
@@ -338,4 +339,172 @@ async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
         }
     })
     .await
+}
+
+async fn saved_cohorts_are_listed_revised_duplicated_and_deleted(app: TestApp) {
+    use reqwest::Method;
+    use wb_domain::workspace::WorkspaceRole;
+    let parse = |r: &crate::support::Resp| -> Value { serde_json::from_str(&r.body).unwrap() };
+    let grace = app
+        .user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    app.sign_out().await;
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Saved cohorts", "registered").await;
+    let other = app.create_workspace("Another study", "registered").await;
+    let base = format!("/api/v1/workspaces/{ns}/cohorts");
+    let def = t2d_without_insulin();
+    let r = app
+        .post_json(
+            &base,
+            &json!({"name": "T2D without insulin", "description": "Trainee cohort", "definition": def}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let created = parse(&r);
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["revision"], 1);
+    shown(&created["count"], exact(&def).total);
+    assert_eq!(
+        created["definition"],
+        serde_json::to_value(serde_json::from_value::<CohortDefinition>(def.clone()).unwrap())
+            .unwrap()
+    );
+    // The count was recorded with the definition's hash.
+    let ws = app
+        .store
+        .workspace_by_namespace(&ns)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = app.store.cohort(ws.id, id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.count_hash.as_deref(),
+        Some(stored.definition_hash.as_str())
+    );
+    // Listed.
+    let list = parse(&app.get(&base).await);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "T2D without insulin");
+    assert!(list[0].get("definition").is_none());
+    // The same name (ignoring case) is taken; bad input is refused and nothing saved.
+    let r = app
+        .post_json(
+            &base,
+            &json!({"name": "t2d WITHOUT insulin", "definition": def}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let r = app
+        .post_json(&base, &json!({"name": "  ", "definition": def}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Give the cohort a name"), "{}", r.body);
+    let bad =
+        json!({"include": [{"id": "g", "criteria": [domain("c-x", "CONDITION", 999_999_999)]}]});
+    let r = app
+        .post_json(&base, &json!({"name": "Bad", "definition": bad}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(parse(&r)["errors"][0]["criterion_id"], "c-x");
+    assert_eq!(parse(&app.get(&base).await).as_array().unwrap().len(), 1);
+    // Save over revision 1; saving revision 1 again is refused, not overwritten.
+    let mut narrower = def.clone();
+    narrower["include"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "g-age", "criteria": [
+        {"id": "c-age", "kind": {"type": "AGE", "basis": "AGE", "min": 18, "max": 65}}]}));
+    let one = format!("{base}/{id}");
+    let body = json!({"name": "T2D adults without insulin", "definition": narrower, "revision": 1});
+    let r = app.api(Method::PUT, &one, Some(&body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let saved = parse(&r);
+    assert_eq!(saved["revision"], 2);
+    shown(&saved["count"], exact(&narrower).total);
+    let r = app.api(Method::PUT, &one, Some(&body)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(parse(&r)["error"], "stale_revision");
+    let no_revision = json!({"name": "x", "definition": def});
+    assert_eq!(
+        app.api(Method::PUT, &one, Some(&no_revision)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Another workspace's id: not found, for every verb.
+    let elsewhere = format!("/api/v1/workspaces/{other}/cohorts/{id}");
+    assert_eq!(app.get(&elsewhere).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.api(Method::PUT, &elsewhere, Some(&body)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(Method::DELETE, &elsewhere, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(Method::POST, &format!("{elsewhere}/duplicate"), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Duplicate.
+    let r = app
+        .api(Method::POST, &format!("{one}/duplicate"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(parse(&r)["name"], "Copy of T2D adults without insulin");
+    let r = app
+        .api(Method::POST, &format!("{one}/duplicate"), None)
+        .await;
+    assert_eq!(parse(&r)["name"], "Copy of T2D adults without insulin (2)");
+    // A reader lists and reads, and changes nothing.
+    let share = format!("/workspaces/{ns}/share");
+    let r = app
+        .submit(
+            &share,
+            &share,
+            &[(&format!("role_{grace}"), WorkspaceRole::Reader.code())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    app.sign_out().await;
+    app.sign_in("grace.h", PASSWORD).await;
+    assert_eq!(parse(&app.get(&base).await).as_array().unwrap().len(), 3);
+    assert_eq!(app.get(&one).await.status, StatusCode::OK);
+    for (method, path, body) in [
+        (
+            Method::POST,
+            base.clone(),
+            Some(json!({"name": "Mine", "definition": def})),
+        ),
+        (
+            Method::PUT,
+            one.clone(),
+            Some(json!({"name": "Mine", "definition": def, "revision": 2})),
+        ),
+        (Method::DELETE, one.clone(), None),
+        (Method::POST, format!("{one}/duplicate"), None),
+    ] {
+        let r = app.api(method.clone(), &path, body.as_ref()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            r.body
+        );
+    }
+    app.sign_out().await;
+    app.sign_in("ada.l", PASSWORD).await;
+    // Delete.
+    assert_eq!(
+        app.api(Method::DELETE, &one, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.get(&one).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.api(Method::DELETE, &one, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(parse(&app.get(&base).await).as_array().unwrap().len(), 2);
 }

@@ -340,19 +340,28 @@ impl TestApp {
 
     /// POSTs JSON to an API route with the session's CSRF token (read from a page).
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.api(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Calls an API route with the session's CSRF token (read from a page) and a JSON body.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Resp {
         let page = self.get("/workspaces").await;
         let token = field(&page.body, "csrf_token").unwrap_or_default();
-        Self::resp(
-            self.client
-                .post(format!("{}{path}", self.base))
-                .header("x-csrf-token", token)
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("x-csrf-token", token);
+        if let Some(b) = body {
+            req = req
                 .header("content-type", "application/json")
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+                .body(b.to_string());
+        }
+        Self::resp(req.send().await.unwrap()).await
     }
 
     pub async fn post_raw(
