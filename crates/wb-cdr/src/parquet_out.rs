@@ -28,6 +28,9 @@ pub enum CdrError {
     Read { path: String, message: String },
     #[error("{0}")]
     Invalid(String),
+    /// A SQL query over the CDR (a compiled cohort, for one) failed to plan or run.
+    #[error("the query over the CDR failed: {0}")]
+    Query(String),
 }
 
 impl From<crate::staging::StagingError> for CdrError {
