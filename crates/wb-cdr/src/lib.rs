@@ -9,6 +9,7 @@
 //!   built from a morpheme grammar, well-known standard concepts under their real public OMOP
 //!   concept ids, and the `concept_ancestor` closure.
 
+pub mod cohort_sql;
 pub mod dates;
 pub mod events;
 pub mod generate;
