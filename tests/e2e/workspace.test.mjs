@@ -49,6 +49,24 @@ const ANTICIPATED_FINDINGS =
   'in future research projects.';
 const DISSEMINATION = 'This workspace is dedicated solely to educational purposes and no findings will be published.';
 
+/** POSTs a cohort definition to the count API from the signed-in page (its session and CSRF
+ * token); returns { status, body }. */
+async function countCohort(page, namespace, definition) {
+  return page.evaluate(async ({ namespace, definition }) => {
+    const token = document.querySelector('input[name="csrf_token"]')?.value ?? '';
+    const r = await fetch(`/api/v1/workspaces/${namespace}/cohorts/count`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': token },
+      body: JSON.stringify({ definition }),
+    });
+    return { status: r.status, body: await r.json() };
+  }, { namespace, definition });
+}
+
+const T2D = {
+  include: [{ id: 'g-t2d', criteria: [{ id: 'c-t2d', kind: { type: 'DOMAIN', domain: 'CONDITION', concept_id: 201826 } }] }],
+};
+
 test('the owner creates the training workspace and shares it as Reader; the collaborator opens it', async (t) => {
   const base = baseUrl();
   const outbox = outboxDir();
@@ -249,6 +267,24 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     await seen(page.getByRole('status').filter({ hasText: 'No changes.' }), 'the notice "No changes."');
   });
 
+  await step('5b. OWNER: the cohort count API answers over the demo dataset wb serve generated', async () => {
+    // The demo CDR is generated in the background at start-up: 503 until it is attached.
+    const deadline = Date.now() + 240_000;
+    let answer;
+    for (;;) {
+      answer = await countCohort(page, namespace, T2D);
+      if (answer.status !== 503 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.match(answer.body.cdr_version, /Controlled Tier Dataset|Registered Tier Dataset/);
+    const total = answer.body.total;
+    assert.ok(total.count > 20 && total.display === total.count.toLocaleString('en-US'), JSON.stringify(total));
+    const bad = await countCohort(page, namespace, { include: [{ id: 'g', criteria: [] }] });
+    assert.equal(bad.status, 422);
+    assert.equal(bad.body.errors[0].code, 'EMPTY_GROUP');
+  });
+
   await step('6. the public Research Hub (not signed in) lists the workspace', async () => {
     const anonymous = await browser.newContext();
     try {
@@ -289,6 +325,9 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     const response = await page.goto(`${base}/workspaces/${namespace}/share`);
     assert.equal(response?.status(), 403, `GET /workspaces/${namespace}/share as Reader returned ${response?.status()}`);
     await expectHeading(page, 'Not allowed');
+    await page.goto(`${base}/workspaces/${namespace}`);
+    const reader = await countCohort(page, namespace, T2D);
+    assert.equal(reader.status, 403, `a Reader counted: ${JSON.stringify(reader.body)}`);
   });
 
   assert.equal(broken(), null, `the workspace journey stopped at step "${broken()}"`);

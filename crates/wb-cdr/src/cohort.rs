@@ -1014,6 +1014,19 @@ impl wb_domain::analysis::CdrService for Engines {
             .map(CountAnswer::Counts)
             .map_err(|e| ServiceError::Failed(e.to_string()))
     }
+
+    fn sql(
+        &self,
+        data_dir: &str,
+        def: &CohortDefinition,
+        today: NaiveDate,
+    ) -> Result<String, wb_domain::analysis::ServiceError> {
+        let dir = Path::new(data_dir);
+        // Opening checks the data is there, as for a count.
+        self.get(dir).map_err(service_error)?;
+        let tables = crate::cohort_sql::CdrTables::in_dir(dir);
+        Ok(crate::cohort_sql::compile(def, today, &tables).total)
+    }
 }
 
 /// A CDR that cannot be opened: missing (not generated or moved) is "not available yet".

@@ -10,7 +10,10 @@
 //!   concept ids, and the `concept_ancestor` closure.
 
 pub mod cohort;
+pub mod cohort_sql;
 pub mod dates;
+#[cfg(test)]
+mod differential;
 pub mod events;
 pub mod generate;
 pub mod import;

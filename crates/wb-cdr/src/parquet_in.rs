@@ -64,22 +64,30 @@ pub fn scan(
     Ok(())
 }
 
-/// A DataFusion session with every table of the CDR in `dir` registered (tests compare the
-/// engine with SQL over the same files).
-#[cfg(test)]
-pub async fn sql_context(dir: &Path) -> datafusion::prelude::SessionContext {
+/// A DataFusion session with every table of the CDR in `dir` (each `<dir>/<table>.parquet` of
+/// [`crate::schema::TABLES`] that exists) registered under the table's name.
+pub async fn session(dir: &Path) -> Result<datafusion::prelude::SessionContext, CdrError> {
     let ctx = datafusion::prelude::SessionContext::new();
     for t in crate::schema::TABLES {
         let path = dir.join(format!("{}.parquet", t.name));
-        if path.exists() {
+        if path.is_file() {
+            let p = path
+                .to_str()
+                .ok_or_else(|| read_err(&path, "the path is not UTF-8"))?;
             ctx.register_parquet(
                 t.name,
-                path.to_str().expect("utf-8 path"),
+                p,
                 datafusion::prelude::ParquetReadOptions::default(),
             )
             .await
-            .expect("registers");
+            .map_err(|e| read_err(&path, e))?;
         }
     }
-    ctx
+    Ok(ctx)
+}
+
+/// [`session`] for tests (they compare the engines with SQL over the same files).
+#[cfg(test)]
+pub async fn sql_context(dir: &Path) -> datafusion::prelude::SessionContext {
+    session(dir).await.expect("registers")
 }

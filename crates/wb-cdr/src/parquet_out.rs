@@ -31,6 +31,9 @@ pub enum CdrError {
     /// An index written by an older version; it is derived data, so it can be rebuilt.
     #[error("{0} is an index of an older format: rebuild it with `wb cdr index`")]
     OldIndex(String),
+    /// A SQL query over the CDR (a compiled cohort, for one) failed to plan or run.
+    #[error("the query over the CDR failed: {0}")]
+    Query(String),
 }
 
 impl From<crate::staging::StagingError> for CdrError {

@@ -201,6 +201,15 @@ pub trait CdrService: Send + Sync + 'static {
         def: &CohortDefinition,
         today: NaiveDate,
     ) -> Result<CountAnswer, ServiceError>;
+
+    /// The SQL the definition's total compiles to ("View SQL"); the definition must pass
+    /// [`crate::cohort::validate`] (the caller checks).
+    fn sql(
+        &self,
+        data_dir: &str,
+        def: &CohortDefinition,
+        today: NaiveDate,
+    ) -> Result<String, ServiceError>;
 }
 
 #[cfg(test)]

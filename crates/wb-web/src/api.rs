@@ -320,12 +320,74 @@ pub async fn cohort_count(
     }
 }
 
+/// The SQL a definition compiles to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SqlResponse {
+    /// SQL over the dataset's OMOP tables returning the cohort's `person_id`s: the reference
+    /// meaning of the definition, runnable on DataFusion.
+    pub sql: String,
+}
+
+/// "View SQL": the SQL the definition compiles to. Writers and owners.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workspaces/{namespace}/cohorts/sql",
+    params(("namespace" = String, Path, description = "The workspace")),
+    request_body = CountRequest,
+    responses(
+        (status = 200, description = "The SQL", body = SqlResponse),
+        (status = 422, description = "The definition is invalid", body = InvalidDefinition)
+    )
+)]
+pub async fn cohort_sql(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+    axum::extract::Path(namespace): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let opened = match crate::pages::workspaces::open_workspace(
+        &state,
+        &s,
+        &namespace,
+        wb_domain::workspace::WorkspaceAction::EditAnalysis,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return e.into_api(),
+    };
+    let request: CountRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return invalid(
+                format!("The request is not a JSON object with a \"definition\": {e}."),
+                Vec::new(),
+            );
+        }
+    };
+    let def = match parse_definition(request.definition) {
+        Ok(d) => d,
+        Err(m) => return invalid(m, Vec::new()),
+    };
+    if let Err(errors) = wb_domain::cohort::validate(&def) {
+        return invalid(
+            "The cohort definition has problems; each is named at its criterion.".into(),
+            errors,
+        );
+    }
+    match crate::cohorts::sql(&state, &opened.ws, def).await {
+        Ok(sql) => Json(SqlResponse { sql }).into_response(),
+        Err(e) => e.into_api(),
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Researcher Workbench API", version = "1"),
     paths(
         my_access,
         cohort_count,
+        cohort_sql,
         crate::api_cohorts::list,
         crate::api_cohorts::create,
         crate::api_cohorts::get_one,
@@ -340,6 +402,7 @@ pub async fn cohort_count(
         CountRequest,
         CountResponse,
         InvalidDefinition,
+        SqlResponse,
         crate::api_cohorts::CohortView,
         crate::api_cohorts::CohortInput
     ))

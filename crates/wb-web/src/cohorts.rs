@@ -68,3 +68,18 @@ pub async fn count(
         .map_err(|e| WebError::Cdr(format!("the count stopped: {e}")))??;
     Ok((data, answer))
 }
+
+/// The SQL `def` compiles to over the workspace's dataset ("View SQL").
+pub async fn sql(
+    state: &AppState,
+    ws: &WorkspaceRecord,
+    def: CohortDefinition,
+) -> WebResult<String> {
+    let data = dataset(state, ws).await?;
+    let svc = service(state)?;
+    let (dir, today) = (data.data_dir.clone(), today(state));
+    tokio::task::spawn_blocking(move || svc.sql(&dir, &def, today))
+        .await
+        .map_err(|e| WebError::Cdr(format!("compiling stopped: {e}")))?
+        .map_err(WebError::from)
+}

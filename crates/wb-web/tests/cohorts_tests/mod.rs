@@ -15,7 +15,37 @@ crate::on_both_databases!(
     a_dataset_without_data_answers_503_until_data_is_attached,
     parallel_counts_agree,
     saved_cohorts_are_listed_revised_duplicated_and_deleted,
+    view_sql_gives_the_sql_that_selects_the_same_persons,
 );
+
+async fn view_sql_gives_the_sql_that_selects_the_same_persons(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("SQL", "registered").await;
+    let def = t2d_without_insulin();
+    let r = app
+        .post_json(
+            &format!("/api/v1/workspaces/{ns}/cohorts/sql"),
+            &json!({ "definition": def }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let sql = serde_json::from_str::<Value>(&r.body).unwrap()["sql"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sql.contains("201826") && sql.contains("1596977"), "{sql}");
+    let ctx = wb_cdr::cohort_sql::context(test_cdr()).await.unwrap();
+    let persons = wb_cdr::cohort_sql::persons(&ctx, &sql).await.unwrap();
+    assert_eq!(persons.len() as u64, exact(&def).total);
+    let r = app
+        .post_json(
+            &format!("/api/v1/workspaces/{ns}/cohorts/sql"),
+            &json!({ "definition": {"include": []} }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+}
 
 const PASSWORD: &str = "violet harbor lantern 2931";
 
