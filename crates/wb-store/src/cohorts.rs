@@ -94,8 +94,30 @@ fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-fn audit_detail(id: i64, name: &str) -> String {
-    serde_json::json!({ "cohort_id": id, "name": name }).to_string()
+/// Appends a cohort's audit row in the transaction that changed it.
+async fn audit(
+    tx: &mut crate::Tx<'_>,
+    at: i64,
+    user_id: i64,
+    actor: &str,
+    action: &str,
+    id: i64,
+    name: &str,
+) -> Result<()> {
+    let detail = serde_json::json!({ "cohort_id": id, "name": name }).to_string();
+    audit_on(
+        tx,
+        &AuditEvent {
+            at,
+            actor_user_id: Some(user_id),
+            actor,
+            action,
+            target_user_id: None,
+            detail: &detail,
+            ip: None,
+        },
+    )
+    .await
 }
 
 impl Store {
@@ -126,17 +148,14 @@ impl Store {
         .bind(w.user_id)
         .execute(&mut *tx)
         .await?;
-        audit_on(
+        audit(
             &mut tx,
-            &AuditEvent {
-                at: w.now,
-                actor_user_id: Some(w.user_id),
-                actor: w.actor,
-                action: "cohort.created",
-                target_user_id: None,
-                detail: &audit_detail(c.id, &c.name),
-                ip: None,
-            },
+            w.now,
+            w.user_id,
+            w.actor,
+            "cohort.created",
+            c.id,
+            &c.name,
         )
         .await?;
         tx.commit().await?;
@@ -211,17 +230,14 @@ impl Store {
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
-        audit_on(
+        audit(
             &mut tx,
-            &AuditEvent {
-                at: w.now,
-                actor_user_id: Some(w.user_id),
-                actor: w.actor,
-                action: "cohort.updated",
-                target_user_id: None,
-                detail: &audit_detail(c.id, &c.name),
-                ip: None,
-            },
+            w.now,
+            w.user_id,
+            w.actor,
+            "cohort.updated",
+            c.id,
+            &c.name,
         )
         .await?;
         tx.commit().await?;
@@ -253,19 +269,7 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        audit_on(
-            &mut tx,
-            &AuditEvent {
-                at: now,
-                actor_user_id: Some(user_id),
-                actor,
-                action: "cohort.deleted",
-                target_user_id: None,
-                detail: &audit_detail(id, &name),
-                ip: None,
-            },
-        )
-        .await?;
+        audit(&mut tx, now, user_id, actor, "cohort.deleted", id, &name).await?;
         tx.commit().await?;
         Ok(true)
     }

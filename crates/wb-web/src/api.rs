@@ -254,6 +254,37 @@ pub fn parse_definition(
     })
 }
 
+/// Opens the workspace for editing analyses and reads `{"definition": …}` from the body.
+async fn definition_request(
+    state: &AppState,
+    s: &Session,
+    namespace: &str,
+    body: &[u8],
+) -> Result<
+    (
+        crate::pages::workspaces::Opened,
+        wb_domain::cohort::CohortDefinition,
+    ),
+    Response,
+> {
+    let opened = crate::pages::workspaces::open_workspace(
+        state,
+        s,
+        namespace,
+        wb_domain::workspace::WorkspaceAction::EditAnalysis,
+    )
+    .await
+    .map_err(WebError::into_api)?;
+    let request: CountRequest = serde_json::from_slice(body).map_err(|e| {
+        invalid(
+            format!("The request is not a JSON object with a \"definition\": {e}."),
+            Vec::new(),
+        )
+    })?;
+    let def = parse_definition(request.definition).map_err(|m| invalid(m, Vec::new()))?;
+    Ok((opened, def))
+}
+
 /// Counts a cohort definition over the workspace's dataset: the total, each group, each
 /// criterion, the attrition and the demographic chart. Writers and owners only.
 #[utoipa::path(
@@ -276,29 +307,9 @@ pub async fn cohort_count(
     axum::extract::Path(namespace): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let opened = match crate::pages::workspaces::open_workspace(
-        &state,
-        &s,
-        &namespace,
-        wb_domain::workspace::WorkspaceAction::EditAnalysis,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(e) => return e.into_api(),
-    };
-    let request: CountRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return invalid(
-                format!("The request is not a JSON object with a \"definition\": {e}."),
-                Vec::new(),
-            );
-        }
-    };
-    let def = match parse_definition(request.definition) {
-        Ok(d) => d,
-        Err(m) => return invalid(m, Vec::new()),
+    let (opened, def) = match definition_request(&state, &s, &namespace, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let hash = wb_domain::cohort::definition_hash(&def);
     match crate::cohorts::count(&state, &opened.ws, def).await {
@@ -345,29 +356,9 @@ pub async fn cohort_sql(
     axum::extract::Path(namespace): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let opened = match crate::pages::workspaces::open_workspace(
-        &state,
-        &s,
-        &namespace,
-        wb_domain::workspace::WorkspaceAction::EditAnalysis,
-    )
-    .await
-    {
-        Ok(o) => o,
-        Err(e) => return e.into_api(),
-    };
-    let request: CountRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return invalid(
-                format!("The request is not a JSON object with a \"definition\": {e}."),
-                Vec::new(),
-            );
-        }
-    };
-    let def = match parse_definition(request.definition) {
-        Ok(d) => d,
-        Err(m) => return invalid(m, Vec::new()),
+    let (opened, def) = match definition_request(&state, &s, &namespace, &body).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     if let Err(errors) = wb_domain::cohort::validate(&def) {
         return invalid(

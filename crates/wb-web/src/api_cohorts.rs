@@ -174,6 +174,26 @@ async fn checked(
     Ok((name, description, def, json))
 }
 
+/// What a save writes: `(name, description, definition JSON, hash)` by the caller.
+fn write<'a>(
+    state: &AppState,
+    s: &Session,
+    o: &Opened,
+    actor: &'a str,
+    (name, description, definition, definition_hash): (&'a str, &'a str, &'a str, &'a str),
+) -> CohortWrite<'a> {
+    CohortWrite {
+        workspace_id: o.ws.id,
+        name,
+        description,
+        definition,
+        definition_hash,
+        user_id: s.user.id,
+        actor,
+        now: state.now(),
+    }
+}
+
 /// The workspace's saved cohorts, by name.
 #[utoipa::path(get, path = "/api/v1/workspaces/{namespace}/cohorts",
     params(("namespace" = String, Path, description = "The workspace")),
@@ -222,18 +242,11 @@ pub async fn create(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let actor = format!("user:{}", s.user.username);
-    let hash = cohort::definition_hash(&def);
-    let w = CohortWrite {
-        workspace_id: o.ws.id,
-        name: &name,
-        description: &description,
-        definition: &json,
-        definition_hash: &hash,
-        user_id: s.user.id,
-        actor: &actor,
-        now: state.now(),
-    };
+    let (actor, hash) = (
+        format!("user:{}", s.user.username),
+        cohort::definition_hash(&def),
+    );
+    let w = write(&state, &s, &o, &actor, (&name, &description, &json, &hash));
     match state.store.create_cohort(&w).await {
         Ok(c) => (
             StatusCode::CREATED,
@@ -303,18 +316,11 @@ pub async fn save(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let actor = format!("user:{}", s.user.username);
-    let hash = cohort::definition_hash(&def);
-    let w = CohortWrite {
-        workspace_id: o.ws.id,
-        name: &name,
-        description: &description,
-        definition: &json,
-        definition_hash: &hash,
-        user_id: s.user.id,
-        actor: &actor,
-        now: state.now(),
-    };
+    let (actor, hash) = (
+        format!("user:{}", s.user.username),
+        cohort::definition_hash(&def),
+    );
+    let w = write(&state, &s, &o, &actor, (&name, &description, &json, &hash));
     match state.store.update_cohort(id, revision, &w).await {
         Ok(CohortUpdate::Saved(c)) => Json(view(&state, &o.ws, &c, true).await).into_response(),
         Ok(CohortUpdate::Stale { current }) => error(
