@@ -1015,6 +1015,51 @@ impl wb_domain::analysis::CdrService for Engines {
             .map_err(|e| ServiceError::Failed(e.to_string()))
     }
 
+    fn concepts(
+        &self,
+        data_dir: &str,
+        q: &wb_domain::analysis::ConceptQuery,
+    ) -> Result<Vec<wb_domain::analysis::ConceptHit>, wb_domain::analysis::ServiceError> {
+        let engine = self.get(Path::new(data_dir)).map_err(service_error)?;
+        let cdr = engine.cdr();
+        let limit = q.limit.clamp(1, wb_domain::analysis::MAX_CONCEPT_RESULTS);
+        let mut hits = if let Some(parent) = q.parent {
+            cdr.children(parent)
+        } else if q.text.trim().is_empty() {
+            q.domain
+                .as_deref()
+                .map(|d| cdr.roots(d))
+                .unwrap_or_default()
+        } else {
+            cdr.search(&crate::search::Query {
+                text: q.text.clone(),
+                domain: q.domain.clone(),
+                vocabulary: None,
+                standard_only: false,
+                limit,
+            })
+        };
+        if let Some(d) = &q.domain {
+            hits.retain(|h| h.concept.domain.eq_ignore_ascii_case(d));
+        }
+        hits.truncate(limit);
+        Ok(hits
+            .into_iter()
+            .map(|h| wb_domain::analysis::ConceptHit {
+                has_children: !cdr.children(h.concept.concept_id).is_empty(),
+                concept_id: h.concept.concept_id,
+                name: h.concept.name,
+                code: h.concept.code,
+                domain: h.concept.domain,
+                vocabulary: h.concept.vocabulary,
+                class: h.concept.class,
+                standard: h.concept.standard == "S",
+                persons: h.persons,
+                own_persons: h.own_persons,
+            })
+            .collect())
+    }
+
     fn sql(
         &self,
         data_dir: &str,

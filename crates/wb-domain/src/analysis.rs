@@ -190,6 +190,37 @@ pub enum CountAnswer {
     Invalid(Vec<CriterionError>),
 }
 
+/// A concept as search and browsing show it, with its exact participant counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConceptHit {
+    pub concept_id: i64,
+    pub name: String,
+    pub code: String,
+    pub domain: String,
+    pub vocabulary: String,
+    pub class: String,
+    pub standard: bool,
+    /// Participants with this concept or a descendant.
+    pub persons: u64,
+    /// Participants with exactly this concept.
+    pub own_persons: u64,
+    pub has_children: bool,
+}
+
+/// What to look for: search text (code, name or synonym; every word) or, with `parent`, the
+/// children of a concept, or with neither, the roots of `domain`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConceptQuery {
+    pub text: String,
+    pub parent: Option<i64>,
+    /// An OMOP `domain_id` ("Condition", "Measurement" …).
+    pub domain: Option<String>,
+    pub limit: usize,
+}
+
+/// The most concepts one search answers.
+pub const MAX_CONCEPT_RESULTS: usize = 200;
+
 /// A CDR, as the server uses it. `data_dir` is the dataset version's data directory.
 /// Calls block (they read files): the web layer runs them on the blocking pool.
 pub trait CdrService: Send + Sync + 'static {
@@ -201,6 +232,9 @@ pub trait CdrService: Send + Sync + 'static {
         def: &CohortDefinition,
         today: NaiveDate,
     ) -> Result<CountAnswer, ServiceError>;
+
+    /// Concept search and browsing, ranked by participants (exact code matches first).
+    fn concepts(&self, data_dir: &str, q: &ConceptQuery) -> Result<Vec<ConceptHit>, ServiceError>;
 
     /// The SQL the definition's total compiles to ("View SQL"); the definition must pass
     /// [`crate::cohort::validate`] (the caller checks).

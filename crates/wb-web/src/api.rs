@@ -372,6 +372,100 @@ pub async fn cohort_sql(
     }
 }
 
+/// Concept search parameters: `q` (code, name or synonym; every word must match) or
+/// `parent` (its children), optionally within `domain`; neither gives the domain's roots.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct ConceptParams {
+    #[serde(default)]
+    pub q: String,
+    pub parent: Option<i64>,
+    pub domain: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// One concept with its participant counts (each through the dissemination rule).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConceptView {
+    pub concept_id: i64,
+    pub name: String,
+    pub code: String,
+    pub domain: String,
+    pub vocabulary: String,
+    pub class: String,
+    pub standard: bool,
+    /// Participants with the concept or a descendant.
+    #[schema(value_type = Object)]
+    pub participants: wb_domain::analysis::Shown,
+    /// Participants with exactly this concept.
+    #[schema(value_type = Object)]
+    pub own_participants: wb_domain::analysis::Shown,
+    pub has_children: bool,
+}
+
+/// Concept search and hierarchy browsing over the workspace's dataset, ranked by
+/// participants. Collaborators of any role.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces/{namespace}/concepts",
+    params(("namespace" = String, Path, description = "The workspace"), ConceptParams),
+    responses(
+        (status = 200, description = "Matching concepts", body = Vec<ConceptView>),
+        (status = 404, description = "No such workspace, or not a collaborator", body = ApiError),
+        (status = 503, description = "The dataset has no data yet", body = ApiError)
+    )
+)]
+pub async fn concepts(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+    axum::extract::Path(namespace): axum::extract::Path<String>,
+    axum::extract::Query(p): axum::extract::Query<ConceptParams>,
+) -> Response {
+    let opened = match crate::pages::workspaces::open_workspace(
+        &state,
+        &s,
+        &namespace,
+        wb_domain::workspace::WorkspaceAction::View,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return e.into_api(),
+    };
+    if p.q.chars().count() > 200 {
+        return api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_query",
+            "Search for at most 200 characters.",
+        );
+    }
+    let q = wb_domain::analysis::ConceptQuery {
+        text: p.q,
+        parent: p.parent,
+        domain: p.domain,
+        limit: p.limit.unwrap_or(50),
+    };
+    match crate::cohorts::concepts(&state, &opened.ws, q).await {
+        Ok(hits) => Json(
+            hits.into_iter()
+                .map(|h| ConceptView {
+                    concept_id: h.concept_id,
+                    name: h.name,
+                    code: h.code,
+                    domain: h.domain,
+                    vocabulary: h.vocabulary,
+                    class: h.class,
+                    standard: h.standard,
+                    participants: wb_domain::analysis::Shown::of(h.persons),
+                    own_participants: wb_domain::analysis::Shown::of(h.own_persons),
+                    has_children: h.has_children,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => e.into_api(),
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Researcher Workbench API", version = "1"),
@@ -379,6 +473,7 @@ pub async fn cohort_sql(
         my_access,
         cohort_count,
         cohort_sql,
+        concepts,
         crate::api_cohorts::list,
         crate::api_cohorts::create,
         crate::api_cohorts::get_one,
@@ -394,6 +489,7 @@ pub async fn cohort_sql(
         CountResponse,
         InvalidDefinition,
         SqlResponse,
+        ConceptView,
         crate::api_cohorts::CohortView,
         crate::api_cohorts::CohortInput
     ))

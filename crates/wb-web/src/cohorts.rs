@@ -83,3 +83,18 @@ pub async fn sql(
         .map_err(|e| WebError::Cdr(format!("compiling stopped: {e}")))?
         .map_err(WebError::from)
 }
+
+/// Concept search and browsing over the workspace's dataset.
+pub async fn concepts(
+    state: &AppState,
+    ws: &WorkspaceRecord,
+    q: wb_domain::analysis::ConceptQuery,
+) -> WebResult<Vec<wb_domain::analysis::ConceptHit>> {
+    let data = dataset(state, ws).await?;
+    let svc = service(state)?;
+    let dir = data.data_dir.clone();
+    tokio::task::spawn_blocking(move || svc.concepts(&dir, &q))
+        .await
+        .map_err(|e| WebError::Cdr(format!("the search stopped: {e}")))?
+        .map_err(WebError::from)
+}

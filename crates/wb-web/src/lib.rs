@@ -126,6 +126,10 @@ pub fn router(state: AppState) -> Router {
             post(api::cohort_count),
         )
         .route(
+            "/api/v1/workspaces/{namespace}/concepts",
+            get(api::concepts),
+        )
+        .route(
             "/api/v1/workspaces/{namespace}/cohorts/sql",
             post(api::cohort_sql),
         )

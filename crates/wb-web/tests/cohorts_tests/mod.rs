@@ -16,7 +16,72 @@ crate::on_both_databases!(
     parallel_counts_agree,
     saved_cohorts_are_listed_revised_duplicated_and_deleted,
     view_sql_gives_the_sql_that_selects_the_same_persons,
+    concepts_are_searched_and_browsed_with_counts,
 );
+
+async fn concepts_are_searched_and_browsed_with_counts(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Concepts", "registered").await;
+    let get = |q: String| {
+        let app = &app;
+        let ns = ns.clone();
+        async move {
+            let r = app
+                .get(&format!("/api/v1/workspaces/{ns}/concepts?{q}"))
+                .await;
+            (
+                r.status,
+                serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, hits) = get("q=type%202%20diab&domain=Condition".into()).await;
+    assert_eq!(status, StatusCode::OK, "{hits}");
+    let t2d = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["concept_id"] == 201826)
+        .unwrap_or_else(|| panic!("type 2 diabetes in {hits}"));
+    shown(
+        &t2d["participants"],
+        engine().cdr().index.rollup_count(201826),
+    );
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["domain"] == "Condition")
+    );
+    no_small_counts(&hits);
+    // Ranked by participants.
+    let counts: Vec<u64> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["participants"]["count"].as_u64())
+        .collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] >= w[1]) || counts.len() < 2,
+        "{counts:?}"
+    );
+    // Browsing: the roots of a domain, then children.
+    let (status, roots) = get("domain=Condition".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let root = roots
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["has_children"] == true)
+        .expect("a root with children");
+    let (status, children) = get(format!("parent={}", root["concept_id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!children.as_array().unwrap().is_empty());
+    no_small_counts(&children);
+    let (status, _) = get(format!("q={}", "x".repeat(201))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
 
 async fn view_sql_gives_the_sql_that_selects_the_same_persons(app: TestApp) {
     app.user_with_access("ada.l", "ada@northfield.example")
