@@ -479,7 +479,10 @@ pub async fn concepts(
         crate::api_cohorts::get_one,
         crate::api_cohorts::save,
         crate::api_cohorts::delete,
-        crate::api_cohorts::duplicate
+        crate::api_cohorts::duplicate,
+        crate::api_cohorts::get_draft,
+        crate::api_cohorts::put_draft,
+        crate::api_cohorts::delete_draft
     ),
     components(schemas(
         MyAccess,
@@ -491,7 +494,8 @@ pub async fn concepts(
         SqlResponse,
         ConceptView,
         crate::api_cohorts::CohortView,
-        crate::api_cohorts::CohortInput
+        crate::api_cohorts::CohortInput,
+        crate::api_cohorts::DraftView
     ))
 )]
 pub struct ApiDoc;

@@ -421,3 +421,125 @@ pub async fn duplicate(
         "Too many copies of this cohort have its name; rename some first.".into(),
     )
 }
+
+/// A draft: the builder's work in progress, kept as typed (it may not be a valid definition
+/// yet).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DraftView {
+    #[schema(value_type = Object)]
+    pub definition: serde_json::Value,
+    /// RFC 3339; set by the server.
+    #[serde(default, skip_deserializing)]
+    pub updated_at: String,
+}
+
+/// `new` (a cohort not saved yet) or a cohort id of this workspace.
+async fn draft_key(state: &AppState, o: &Opened, key: &str) -> Result<Option<i64>, Response> {
+    if key == "new" {
+        return Ok(None);
+    }
+    let id: i64 = key.parse().map_err(|_| api(WebError::NotFound))?;
+    find(state, o, id).await.map(|c| Some(c.id))
+}
+
+/// The caller's draft of a cohort (`new` or a cohort id), to restore after a refresh.
+#[utoipa::path(get, path = "/api/v1/workspaces/{namespace}/cohort-drafts/{key}",
+    params(("namespace" = String, Path), ("key" = String, Path, description = "`new` or a cohort id")),
+    responses((status = 200, body = DraftView), (status = 404, body = ApiError)))]
+pub async fn get_draft(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+    Path((ns, key)): Path<(String, String)>,
+) -> Response {
+    let o = match opened(&state, &s, &ns, WorkspaceAction::EditAnalysis).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let id = match draft_key(&state, &o, &key).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match state.store.cohort_draft(o.ws.id, s.user.id, id).await {
+        Ok(Some((definition, at))) => Json(DraftView {
+            definition: serde_json::from_str(&definition).unwrap_or(serde_json::Value::Null),
+            updated_at: rfc3339(at),
+        })
+        .into_response(),
+        Ok(None) => api(WebError::NotFound),
+        Err(e) => api(e.into()),
+    }
+}
+
+/// Keeps the caller's draft (any JSON the builder holds; checked only when saved).
+#[utoipa::path(put, path = "/api/v1/workspaces/{namespace}/cohort-drafts/{key}",
+    params(("namespace" = String, Path), ("key" = String, Path, description = "`new` or a cohort id")),
+    request_body = DraftView,
+    responses((status = 200, body = DraftView), (status = 404, body = ApiError),
+        (status = 422, body = ApiError)))]
+pub async fn put_draft(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+    Path((ns, key)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let o = match opened(&state, &s, &ns, WorkspaceAction::EditAnalysis).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let id = match draft_key(&state, &o, &key).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let draft: DraftView = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_draft",
+                format!("A draft is a JSON object with a \"definition\": {e}."),
+            );
+        }
+    };
+    let now = state.now();
+    let text = draft.definition.to_string();
+    match state
+        .store
+        .save_cohort_draft(o.ws.id, s.user.id, id, &text, now)
+        .await
+    {
+        Ok(()) => Json(DraftView {
+            definition: draft.definition,
+            updated_at: rfc3339(now),
+        })
+        .into_response(),
+        Err(e) => api(e.into()),
+    }
+}
+
+/// Discards the caller's draft.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{namespace}/cohort-drafts/{key}",
+    params(("namespace" = String, Path), ("key" = String, Path, description = "`new` or a cohort id")),
+    responses((status = 204), (status = 404, body = ApiError)))]
+pub async fn delete_draft(
+    State(state): State<AppState>,
+    ApiUser(s): ApiUser,
+    Path((ns, key)): Path<(String, String)>,
+) -> Response {
+    let o = match opened(&state, &s, &ns, WorkspaceAction::EditAnalysis).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let id = match draft_key(&state, &o, &key).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match state
+        .store
+        .discard_cohort_draft(o.ws.id, s.user.id, id)
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => api(WebError::NotFound),
+        Err(e) => api(e.into()),
+    }
+}

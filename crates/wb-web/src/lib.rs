@@ -144,6 +144,12 @@ pub fn router(state: AppState) -> Router {
                 .delete(api_cohorts::delete),
         )
         .route(
+            "/api/v1/workspaces/{namespace}/cohort-drafts/{key}",
+            get(api_cohorts::get_draft)
+                .put(api_cohorts::put_draft)
+                .delete(api_cohorts::delete_draft),
+        )
+        .route(
             "/api/v1/workspaces/{namespace}/cohorts/{id}/duplicate",
             post(api_cohorts::duplicate),
         )

@@ -17,7 +17,93 @@ crate::on_both_databases!(
     saved_cohorts_are_listed_revised_duplicated_and_deleted,
     view_sql_gives_the_sql_that_selects_the_same_persons,
     concepts_are_searched_and_browsed_with_counts,
+    drafts_keep_unfinished_work_per_user,
 );
+
+async fn drafts_keep_unfinished_work_per_user(app: TestApp) {
+    use reqwest::Method;
+    use wb_domain::workspace::WorkspaceRole;
+    let grace = app
+        .user_with_access("grace.h", "grace@northfield.example")
+        .await;
+    app.sign_out().await;
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Drafts", "registered").await;
+    let other = app.create_workspace("Elsewhere", "registered").await;
+    let new = format!("/api/v1/workspaces/{ns}/cohort-drafts/new");
+    assert_eq!(app.get(&new).await.status, StatusCode::NOT_FOUND);
+    // Half-typed work is kept as it is, invalid or not.
+    let unfinished = json!({"include": [{"id": "g1", "criteria": []}]});
+    let r = app
+        .api(
+            Method::PUT,
+            &new,
+            Some(&json!({ "definition": unfinished })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let back: Value = serde_json::from_str(&app.get(&new).await.body).unwrap();
+    assert_eq!(back["definition"], unfinished);
+    // Saving the cohort removes the new-cohort draft.
+    let base = format!("/api/v1/workspaces/{ns}/cohorts");
+    let r = app
+        .post_json(
+            &base,
+            &json!({"name": "T2D", "definition": t2d_without_insulin()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = serde_json::from_str::<Value>(&r.body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(app.get(&new).await.status, StatusCode::NOT_FOUND);
+    // A draft of a saved cohort; another workspace's cohort id is not found.
+    let of_saved = format!("/api/v1/workspaces/{ns}/cohort-drafts/{id}");
+    let r = app
+        .api(
+            Method::PUT,
+            &of_saved,
+            Some(&json!({ "definition": unfinished })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let elsewhere = format!("/api/v1/workspaces/{other}/cohort-drafts/{id}");
+    assert_eq!(app.get(&elsewhere).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.api(Method::PUT, &elsewhere, Some(&json!({ "definition": {} })))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(Method::PUT, &of_saved, Some(&json!({ "text": 1 })))
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Drafts are per user: a writer collaborator has none of Ada's.
+    let share = format!("/workspaces/{ns}/share");
+    let r = app
+        .submit(
+            &share,
+            &share,
+            &[(&format!("role_{grace}"), WorkspaceRole::Writer.code())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    app.sign_out().await;
+    app.sign_in("grace.h", PASSWORD).await;
+    assert_eq!(app.get(&of_saved).await.status, StatusCode::NOT_FOUND);
+    app.sign_out().await;
+    app.sign_in("ada.l", PASSWORD).await;
+    assert_eq!(app.get(&of_saved).await.status, StatusCode::OK);
+    assert_eq!(
+        app.api(Method::DELETE, &of_saved, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(app.get(&of_saved).await.status, StatusCode::NOT_FOUND);
+}
 
 async fn concepts_are_searched_and_browsed_with_counts(app: TestApp) {
     app.user_with_access("ada.l", "ada@northfield.example")
