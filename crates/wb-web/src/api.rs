@@ -361,10 +361,7 @@ pub async fn cohort_sql(
         Err(r) => return r,
     };
     if let Err(errors) = wb_domain::cohort::validate(&def) {
-        return invalid(
-            "The cohort definition has problems; each is named at its criterion.".into(),
-            errors,
-        );
+        return crate::api_cohorts::invalid_definition(errors);
     }
     match crate::cohorts::sql(&state, &opened.ws, def).await {
         Ok(sql) => Json(SqlResponse { sql }).into_response(),

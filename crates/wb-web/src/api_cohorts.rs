@@ -144,34 +144,81 @@ async fn find(state: &AppState, o: &Opened, id: i64) -> Result<CohortRecord, Res
 
 /// Checks an input: name, description and a definition that validates and whose concepts
 /// are in the workspace's dataset. The answer is the definition and its JSON.
-async fn checked(
-    state: &AppState,
-    o: &Opened,
-    input: CohortInput,
-) -> Result<(String, String, CohortDefinition, String), Response> {
+async fn checked(state: &AppState, o: &Opened, input: CohortInput) -> Result<Checked, Response> {
     let name = cohort::check_name(&input.name)
         .map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_name", m))?;
     let description = cohort::check_description(&input.description)
         .map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_description", m))?;
     let def = parse_definition(input.definition).map_err(|m| invalid(m, Vec::new()))?;
     if let Err(errors) = cohort::validate(&def) {
-        return Err(invalid(
-            "The cohort definition has problems; each is named at its criterion.".into(),
-            errors,
-        ));
+        return Err(invalid_definition(errors));
     }
     // The concepts must be in this dataset; when it cannot answer now, the cohort is saved
     // anyway (nothing typed is lost) and counted later.
-    if let Ok((_, CountAnswer::Invalid(errors))) =
-        crate::cohorts::count(state, &o.ws, def.clone()).await
+    let count = match crate::cohorts::count(state, &o.ws, def.clone()).await {
+        Ok((_, CountAnswer::Invalid(errors))) => return Err(invalid_definition(errors)),
+        Ok((data, CountAnswer::Counts(c))) => Some((data.version.id, c.total)),
+        Err(_) => None,
+    };
+    Ok(Checked {
+        json: serde_json::to_string(&def).expect("a definition serialises"),
+        hash: cohort::definition_hash(&def),
+        name,
+        description,
+        count,
+    })
+}
+
+/// An input that passed [`checked`], with the count taken while checking it.
+struct Checked {
+    name: String,
+    description: String,
+    json: String,
+    hash: String,
+    /// `(dataset version, total)`.
+    count: Option<(i64, u64)>,
+}
+
+/// Records the count taken while checking, so the answer does not count again.
+async fn record(state: &AppState, ws: &WorkspaceRecord, c: &mut CohortRecord, checked: &Checked) {
+    let Some((version, total)) = checked.count else {
+        return;
+    };
+    match state
+        .store
+        .record_cohort_count(
+            ws.id,
+            c.id,
+            &c.definition_hash,
+            version,
+            total as i64,
+            state.now(),
+        )
+        .await
     {
-        return Err(invalid(
-            "The cohort definition has problems; each is named at its criterion.".into(),
-            errors,
-        ));
+        Ok(true) => {
+            c.count_total = Some(total as i64);
+            c.count_hash = Some(c.definition_hash.clone());
+            c.count_cdr_version_id = Some(version);
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, cohort = c.id, "count not recorded"),
     }
-    let json = serde_json::to_string(&def).expect("a definition serialises");
-    Ok((name, description, def, json))
+}
+
+pub fn invalid_definition(errors: Vec<wb_domain::cohort::CriterionError>) -> Response {
+    invalid(
+        "The cohort definition has problems; each is named at its criterion.".into(),
+        errors,
+    )
+}
+
+fn name_taken(name: &str) -> Response {
+    error(
+        StatusCode::CONFLICT,
+        "name_taken",
+        format!("This workspace has a cohort named \"{name}\" already; choose another name."),
+    )
 }
 
 /// What a save writes: `(name, description, definition JSON, hash)` by the caller.
@@ -238,26 +285,28 @@ pub async fn create(
         Ok(i) => i,
         Err(e) => return invalid(format!("The request cannot be read: {e}."), Vec::new()),
     };
-    let (name, description, def, json) = match checked(&state, &o, input).await {
+    let ch = match checked(&state, &o, input).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (actor, hash) = (
-        format!("user:{}", s.user.username),
-        cohort::definition_hash(&def),
+    let actor = format!("user:{}", s.user.username);
+    let w = write(
+        &state,
+        &s,
+        &o,
+        &actor,
+        (&ch.name, &ch.description, &ch.json, &ch.hash),
     );
-    let w = write(&state, &s, &o, &actor, (&name, &description, &json, &hash));
     match state.store.create_cohort(&w).await {
-        Ok(c) => (
-            StatusCode::CREATED,
-            Json(view(&state, &o.ws, &c, true).await),
-        )
-            .into_response(),
-        Err(StoreError::Conflict(_)) => error(
-            StatusCode::CONFLICT,
-            "name_taken",
-            format!("This workspace has a cohort named \"{name}\" already; choose another name."),
-        ),
+        Ok(mut c) => {
+            record(&state, &o.ws, &mut c, &ch).await;
+            (
+                StatusCode::CREATED,
+                Json(view(&state, &o.ws, &c, true).await),
+            )
+                .into_response()
+        }
+        Err(StoreError::Conflict(_)) => name_taken(&ch.name),
         Err(e) => api(e.into()),
     }
 }
@@ -312,17 +361,23 @@ pub async fn save(
                 .into(),
         );
     };
-    let (name, description, def, json) = match checked(&state, &o, input).await {
+    let ch = match checked(&state, &o, input).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (actor, hash) = (
-        format!("user:{}", s.user.username),
-        cohort::definition_hash(&def),
+    let actor = format!("user:{}", s.user.username);
+    let w = write(
+        &state,
+        &s,
+        &o,
+        &actor,
+        (&ch.name, &ch.description, &ch.json, &ch.hash),
     );
-    let w = write(&state, &s, &o, &actor, (&name, &description, &json, &hash));
     match state.store.update_cohort(id, revision, &w).await {
-        Ok(CohortUpdate::Saved(c)) => Json(view(&state, &o.ws, &c, true).await).into_response(),
+        Ok(CohortUpdate::Saved(mut c)) => {
+            record(&state, &o.ws, &mut c, &ch).await;
+            Json(view(&state, &o.ws, &c, true).await).into_response()
+        }
         Ok(CohortUpdate::Stale { current }) => error(
             StatusCode::CONFLICT,
             "stale_revision",
@@ -332,11 +387,7 @@ pub async fn save(
                 current.revision
             ),
         ),
-        Err(StoreError::Conflict(_)) => error(
-            StatusCode::CONFLICT,
-            "name_taken",
-            format!("This workspace has a cohort named \"{name}\" already; choose another name."),
-        ),
+        Err(StoreError::Conflict(_)) => name_taken(&ch.name),
         Err(StoreError::NotFound) => api(WebError::NotFound),
         Err(e) => api(e.into()),
     }
