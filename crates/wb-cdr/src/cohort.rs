@@ -43,7 +43,7 @@ use crate::search::Cdr;
 use crate::sorted::ANSWER_SOURCE;
 
 /// The survey question whose answers are "Sex Assigned at Birth" (its PPI code).
-pub const SEX_AT_BIRTH_QUESTION_CODE: &str = "BiologicalSexAtBirth_SexAtBirth";
+pub const SEX_AT_BIRTH_QUESTION_CODE: &str = wb_domain::analysis::SEX_AT_BIRTH_QUESTION_CODE;
 
 /// The domains whose events make "Has EHR data".
 pub const EHR_DOMAINS: [&str; 5] = ["Condition", "Drug", "Procedure", "Visit", "Device"];
@@ -1001,11 +1001,11 @@ impl wb_domain::analysis::CdrService for Engines {
         today: NaiveDate,
     ) -> Result<wb_domain::analysis::CountAnswer, wb_domain::analysis::ServiceError> {
         use wb_domain::analysis::{CountAnswer, ServiceError};
-        if let Err(errors) = wb_domain::cohort::validate(def) {
-            return Ok(CountAnswer::Invalid(errors));
-        }
         let engine = self.get(Path::new(data_dir)).map_err(service_error)?;
-        let errors = engine.check(def);
+        // Every problem at once: what the definition says and what the dataset says of its
+        // concepts.
+        let mut errors = wb_domain::cohort::validate(def).err().unwrap_or_default();
+        errors.extend(engine.check(def));
         if !errors.is_empty() {
             return Ok(CountAnswer::Invalid(errors));
         }
@@ -1023,24 +1023,42 @@ impl wb_domain::analysis::CdrService for Engines {
         let engine = self.get(Path::new(data_dir)).map_err(service_error)?;
         let cdr = engine.cdr();
         let limit = q.limit.clamp(1, wb_domain::analysis::MAX_CONCEPT_RESULTS);
-        let mut hits = if let Some(parent) = q.parent {
-            cdr.children(parent)
-        } else if q.text.trim().is_empty() {
-            q.domain
-                .as_deref()
-                .map(|d| cdr.roots(d))
-                .unwrap_or_default()
-        } else {
+        let mut hits = if !q.ids.is_empty() {
+            cdr.of_ids(&q.ids)
+        } else if !q.text.trim().is_empty() {
             cdr.search(&crate::search::Query {
                 text: q.text.clone(),
                 domain: q.domain.clone(),
                 vocabulary: None,
                 standard_only: false,
-                limit,
+                limit: if q.class.is_some() {
+                    wb_domain::analysis::MAX_CONCEPT_RESULTS * 5
+                } else {
+                    limit
+                },
             })
+        } else if let Some(parent) = q.parent {
+            cdr.children(parent)
+        } else {
+            match (q.domain.as_deref(), q.class.as_deref()) {
+                (Some(d), Some(c)) => cdr.in_domain(d, Some(c)),
+                // A domain without a hierarchy (races, visit types) lists all its concepts.
+                (Some(d), None) => {
+                    let roots = cdr.roots(d);
+                    if roots.is_empty() {
+                        cdr.in_domain(d, None)
+                    } else {
+                        roots
+                    }
+                }
+                (None, _) => Vec::new(),
+            }
         };
         if let Some(d) = &q.domain {
             hits.retain(|h| h.concept.domain.eq_ignore_ascii_case(d));
+        }
+        if let Some(c) = &q.class {
+            hits.retain(|h| h.concept.class.eq_ignore_ascii_case(c));
         }
         hits.truncate(limit);
         Ok(hits

@@ -300,6 +300,25 @@ impl Cdr {
         hits.into_iter().map(|(_, i, m)| self.hit(i, m)).collect()
     }
 
+    /// These concepts (unknown ids left out), most participants first.
+    pub fn of_ids(&self, ids: &[i64]) -> Vec<Hit> {
+        self.neighbours(Some(&ids.to_vec()))
+    }
+
+    /// Every concept of a domain, of one class if given, most participants first.
+    pub fn in_domain(&self, domain: &str, class: Option<&str>) -> Vec<Hit> {
+        let ids: Vec<i64> = self
+            .entries
+            .iter()
+            .filter(|e| {
+                e.concept.domain.eq_ignore_ascii_case(domain)
+                    && class.is_none_or(|c| e.concept.class.eq_ignore_ascii_case(c))
+            })
+            .map(|e| e.concept.concept_id)
+            .collect();
+        self.neighbours(Some(&ids))
+    }
+
     fn neighbours(&self, ids: Option<&Vec<i64>>) -> Vec<Hit> {
         let mut out: Vec<Hit> = ids
             .into_iter()

@@ -122,7 +122,7 @@ pub struct ShownCount {
     pub shown: Shown,
 }
 
-/// A chart bar as it may be shown. A bar from 1 to 20 is marked, not drawn to its size.
+/// A chart bar as it may be shown (see [`merge_small_bars`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ShownBar {
     pub label: String,
@@ -159,14 +159,7 @@ impl Counts {
                 })
                 .collect()
         };
-        let bars = |v: &[Bar]| {
-            v.iter()
-                .map(|b| ShownBar {
-                    label: b.label.clone(),
-                    shown: Shown::of(b.count),
-                })
-                .collect()
-        };
+        let bars = |v: &[Bar]| merge_small_bars(v);
         DisplayedCounts {
             total: Some(Shown::of(self.total)),
             groups: list(&self.groups),
@@ -180,6 +173,50 @@ impl Counts {
             },
         }
     }
+}
+
+/// A chart's bars as they may be shown. A bar from 1 to 20 would be given away by the others
+/// and the total (a chart's bars add up to the cohort), so the bars from 1 to 20 are merged
+/// into one, together with the smallest other bars until the merged bar is above 20 (or every
+/// bar is in it): e.g. "Hispanic or Latino + Not answered". The merged bar comes last.
+pub fn merge_small_bars(bars: &[Bar]) -> Vec<ShownBar> {
+    let small = |b: &Bar| (1..=20).contains(&b.count);
+    if !bars.iter().any(small) {
+        return bars
+            .iter()
+            .map(|b| ShownBar {
+                label: b.label.clone(),
+                shown: Shown::of(b.count),
+            })
+            .collect();
+    }
+    let mut merged: Vec<usize> = (0..bars.len()).filter(|&i| small(&bars[i])).collect();
+    let mut sum: u64 = merged.iter().map(|&i| bars[i].count).sum();
+    let mut others: Vec<usize> = (0..bars.len()).filter(|&i| bars[i].count > 20).collect();
+    others.sort_by_key(|&i| (bars[i].count, i));
+    let mut others = others.into_iter();
+    while sum <= 20 {
+        let Some(i) = others.next() else { break };
+        merged.push(i);
+        sum += bars[i].count;
+    }
+    merged.sort_unstable();
+    let mut out: Vec<ShownBar> = (0..bars.len())
+        .filter(|i| !merged.contains(i))
+        .map(|i| ShownBar {
+            label: bars[i].label.clone(),
+            shown: Shown::of(bars[i].count),
+        })
+        .collect();
+    out.push(ShownBar {
+        label: merged
+            .iter()
+            .map(|&i| bars[i].label.as_str())
+            .collect::<Vec<_>>()
+            .join(" + "),
+        shown: Shown::of(sum),
+    });
+    out
 }
 
 /// The answer to a count request: counts, or what is wrong with the definition (at the
@@ -207,16 +244,24 @@ pub struct ConceptHit {
     pub has_children: bool,
 }
 
-/// What to look for: search text (code, name or synonym; every word) or, with `parent`, the
-/// children of a concept, or with neither, the roots of `domain`.
+/// What to look for, in this order: the concepts `ids` (to name a definition's concepts); search
+/// text (code, name or synonym; every word); with `parent`, the children of a concept; with
+/// none of them, every concept of `class` in `domain`, or without a class the roots of
+/// `domain` (where its hierarchy starts). Results are ranked by participants.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConceptQuery {
     pub text: String,
     pub parent: Option<i64>,
     /// An OMOP `domain_id` ("Condition", "Measurement" …).
     pub domain: Option<String>,
+    /// An OMOP `concept_class_id` ("Race", "Module", "Clinical Observation" …).
+    pub class: Option<String>,
+    pub ids: Vec<i64>,
     pub limit: usize,
 }
+
+/// The survey question whose answers are "Sex Assigned at Birth" (its PPI code).
+pub const SEX_AT_BIRTH_QUESTION_CODE: &str = "BiologicalSexAtBirth_SexAtBirth";
 
 /// The most concepts one search answers.
 pub const MAX_CONCEPT_RESULTS: usize = 200;
@@ -249,6 +294,36 @@ pub trait CdrService: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_bars_are_merged_until_no_bar_gives_one_away() {
+        let bar = |label: &str, count| Bar {
+            label: label.into(),
+            count,
+        };
+        // 27 + 5 = 32: the 5 would be the total minus 27, so both go into one bar.
+        let shown = merge_small_bars(&[bar("Not Hispanic", 27), bar("Hispanic", 5)]);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].label, "Not Hispanic + Hispanic");
+        assert_eq!(shown[0].shown.count, Some(32));
+        // Small bars together above 20 need no other; zeros and big bars stay as they are.
+        let shown = merge_small_bars(&[
+            bar("A", 400),
+            bar("B", 12),
+            bar("C", 0),
+            bar("D", 15),
+            bar("E", 30),
+        ]);
+        let labels: Vec<_> = shown.iter().map(|b| b.label.as_str()).collect();
+        assert_eq!(labels, ["A", "C", "E", "B + D"]);
+        assert_eq!(shown[3].shown.count, Some(27));
+        // Everything small: one bar, itself "≤ 20".
+        let shown = merge_small_bars(&[bar("A", 3), bar("B", 4)]);
+        assert_eq!(shown.len(), 1);
+        assert!(shown[0].shown.is_suppressed());
+        // Nothing small: unchanged.
+        assert_eq!(merge_small_bars(&[bar("A", 21), bar("B", 0)]).len(), 2);
+    }
 
     #[test]
     fn every_count_from_1_to_20_is_hidden_in_the_displayed_answer() {

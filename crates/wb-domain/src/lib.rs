@@ -8,6 +8,7 @@ pub mod access;
 pub mod analysis;
 pub mod choices;
 pub mod cohort;
+pub mod cohort_edit;
 pub mod conduct;
 pub mod credits;
 pub mod email;

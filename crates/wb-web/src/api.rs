@@ -361,7 +361,10 @@ pub async fn cohort_sql(
         Err(r) => return r,
     };
     if let Err(errors) = wb_domain::cohort::validate(&def) {
-        return crate::api_cohorts::invalid_definition(errors);
+        return invalid(
+            crate::cohorts::SaveError::Invalid(Vec::new()).message(),
+            errors,
+        );
     }
     match crate::cohorts::sql(&state, &opened.ws, def).await {
         Ok(sql) => Json(SqlResponse { sql }).into_response(),
@@ -370,13 +373,16 @@ pub async fn cohort_sql(
 }
 
 /// Concept search parameters: `q` (code, name or synonym; every word must match) or
-/// `parent` (its children), optionally within `domain`; neither gives the domain's roots.
+/// `parent` (its children), optionally within `domain` and of `class`; neither gives every
+/// concept of `class` in `domain`, or without a class the domain's roots.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct ConceptParams {
     #[serde(default)]
     pub q: String,
     pub parent: Option<i64>,
     pub domain: Option<String>,
+    /// An OMOP `concept_class_id` ("Race", "Module", "Clinical Observation" …).
+    pub class: Option<String>,
     pub limit: Option<usize>,
 }
 
@@ -439,6 +445,8 @@ pub async fn concepts(
         text: p.q,
         parent: p.parent,
         domain: p.domain,
+        class: p.class,
+        ids: Vec::new(),
         limit: p.limit.unwrap_or(50),
     };
     match crate::cohorts::concepts(&state, &opened.ws, q).await {

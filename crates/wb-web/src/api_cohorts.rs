@@ -9,10 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use wb_domain::analysis::{CountAnswer, Shown};
-use wb_domain::cohort::{self, CohortDefinition};
+use wb_domain::analysis::Shown;
 use wb_domain::workspace::WorkspaceAction;
-use wb_store::{CohortRecord, CohortUpdate, CohortWrite, StoreError, WorkspaceRecord};
+use wb_store::{CohortRecord, WorkspaceRecord};
+
+use crate::cohorts::{SaveError, SaveTarget};
 
 use crate::api::{ApiError, ApiUser, invalid, parse_definition};
 use crate::error::WebError;
@@ -76,35 +77,6 @@ fn rfc3339(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The cohort's count, recomputed and recorded when the saved one is stale; `None` when the
-/// dataset cannot answer now (the cohort is still shown).
-async fn current_count(state: &AppState, ws: &WorkspaceRecord, c: &CohortRecord) -> Option<u64> {
-    if c.count_is_current(ws.cdr_version_id) {
-        return c.count_total.map(|n| n as u64);
-    }
-    let def: CohortDefinition = serde_json::from_str(&c.definition).ok()?;
-    match crate::cohorts::count(state, ws, def).await {
-        Ok((data, CountAnswer::Counts(n))) => {
-            if let Err(e) = state
-                .store
-                .record_cohort_count(
-                    ws.id,
-                    c.id,
-                    &c.definition_hash,
-                    data.version.id,
-                    n.total as i64,
-                    state.now(),
-                )
-                .await
-            {
-                tracing::warn!(error = %e, cohort = c.id, "count not recorded");
-            }
-            Some(n.total)
-        }
-        Ok((_, CountAnswer::Invalid(_))) | Err(_) => None,
-    }
-}
-
 async fn view(
     state: &AppState,
     ws: &WorkspaceRecord,
@@ -117,7 +89,9 @@ async fn view(
         description: c.description.clone(),
         revision: c.revision,
         definition_hash: c.definition_hash.clone(),
-        count: current_count(state, ws, c).await.map(Shown::of),
+        count: crate::cohorts::current_count(state, ws, c)
+            .await
+            .map(|(n, _)| Shown::of(n)),
         updated_at: rfc3339(c.updated_at),
         definition: with_definition
             .then(|| serde_json::from_str(&c.definition).ok())
@@ -142,102 +116,21 @@ async fn find(state: &AppState, o: &Opened, id: i64) -> Result<CohortRecord, Res
     }
 }
 
-/// Checks an input: name, description and a definition that validates and whose concepts
-/// are in the workspace's dataset. The answer is the definition and its JSON.
-async fn checked(state: &AppState, o: &Opened, input: CohortInput) -> Result<Checked, Response> {
-    let name = cohort::check_name(&input.name)
-        .map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_name", m))?;
-    let description = cohort::check_description(&input.description)
-        .map_err(|m| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_description", m))?;
-    let def = parse_definition(input.definition).map_err(|m| invalid(m, Vec::new()))?;
-    if let Err(errors) = cohort::validate(&def) {
-        return Err(invalid_definition(errors));
-    }
-    // The concepts must be in this dataset; when it cannot answer now, the cohort is saved
-    // anyway (nothing typed is lost) and counted later.
-    let count = match crate::cohorts::count(state, &o.ws, def.clone()).await {
-        Ok((_, CountAnswer::Invalid(errors))) => return Err(invalid_definition(errors)),
-        Ok((data, CountAnswer::Counts(c))) => Some((data.version.id, c.total)),
-        Err(_) => None,
-    };
-    Ok(Checked {
-        json: serde_json::to_string(&def).expect("a definition serialises"),
-        hash: cohort::definition_hash(&def),
-        name,
-        description,
-        count,
-    })
-}
-
-/// An input that passed [`checked`], with the count taken while checking it.
-struct Checked {
-    name: String,
-    description: String,
-    json: String,
-    hash: String,
-    /// `(dataset version, total)`.
-    count: Option<(i64, u64)>,
-}
-
-/// Records the count taken while checking, so the answer does not count again.
-async fn record(state: &AppState, ws: &WorkspaceRecord, c: &mut CohortRecord, checked: &Checked) {
-    let Some((version, total)) = checked.count else {
-        return;
-    };
-    match state
-        .store
-        .record_cohort_count(
-            ws.id,
-            c.id,
-            &c.definition_hash,
-            version,
-            total as i64,
-            state.now(),
-        )
-        .await
-    {
-        Ok(true) => {
-            c.count_total = Some(total as i64);
-            c.count_hash = Some(c.definition_hash.clone());
-            c.count_cdr_version_id = Some(version);
-        }
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, cohort = c.id, "count not recorded"),
-    }
-}
-
-pub fn invalid_definition(errors: Vec<wb_domain::cohort::CriterionError>) -> Response {
-    invalid(
-        "The cohort definition has problems; each is named at its criterion.".into(),
-        errors,
-    )
-}
-
-fn name_taken(name: &str) -> Response {
-    error(
-        StatusCode::CONFLICT,
-        "name_taken",
-        format!("This workspace has a cohort named \"{name}\" already; choose another name."),
-    )
-}
-
-/// What a save writes: `(name, description, definition JSON, hash)` by the caller.
-fn write<'a>(
-    state: &AppState,
-    s: &Session,
-    o: &Opened,
-    actor: &'a str,
-    (name, description, definition, definition_hash): (&'a str, &'a str, &'a str, &'a str),
-) -> CohortWrite<'a> {
-    CohortWrite {
-        workspace_id: o.ws.id,
-        name,
-        description,
-        definition,
-        definition_hash,
-        user_id: s.user.id,
-        actor,
-        now: state.now(),
+/// A refused save as the API answers it.
+fn refused(e: SaveError) -> Response {
+    let message = e.message();
+    match e {
+        SaveError::Name(_) => error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_name", message),
+        SaveError::Description(_) => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_description",
+            message,
+        ),
+        SaveError::Invalid(errors) => invalid(message, errors),
+        SaveError::NameTaken(_) => error(StatusCode::CONFLICT, "name_taken", message),
+        SaveError::Stale { .. } => error(StatusCode::CONFLICT, "stale_revision", message),
+        SaveError::NotFound => api(WebError::NotFound),
+        SaveError::Web(e) => api(e),
     }
 }
 
@@ -285,29 +178,27 @@ pub async fn create(
         Ok(i) => i,
         Err(e) => return invalid(format!("The request cannot be read: {e}."), Vec::new()),
     };
-    let ch = match checked(&state, &o, input).await {
-        Ok(x) => x,
-        Err(r) => return r,
+    let def = match parse_definition(input.definition.clone()) {
+        Ok(d) => d,
+        Err(m) => return invalid(m, Vec::new()),
     };
-    let actor = format!("user:{}", s.user.username);
-    let w = write(
+    match crate::cohorts::save_cohort(
         &state,
-        &s,
-        &o,
-        &actor,
-        (&ch.name, &ch.description, &ch.json, &ch.hash),
-    );
-    match state.store.create_cohort(&w).await {
-        Ok(mut c) => {
-            record(&state, &o.ws, &mut c, &ch).await;
-            (
-                StatusCode::CREATED,
-                Json(view(&state, &o.ws, &c, true).await),
-            )
-                .into_response()
-        }
-        Err(StoreError::Conflict(_)) => name_taken(&ch.name),
-        Err(e) => api(e.into()),
+        &s.user,
+        &o.ws,
+        SaveTarget::New,
+        &input.name,
+        &input.description,
+        &def,
+    )
+    .await
+    {
+        Ok(c) => (
+            StatusCode::CREATED,
+            Json(view(&state, &o.ws, &c, true).await),
+        )
+            .into_response(),
+        Err(e) => refused(e),
     }
 }
 
@@ -361,35 +252,23 @@ pub async fn save(
                 .into(),
         );
     };
-    let ch = match checked(&state, &o, input).await {
-        Ok(x) => x,
-        Err(r) => return r,
+    let def = match parse_definition(input.definition.clone()) {
+        Ok(d) => d,
+        Err(m) => return invalid(m, Vec::new()),
     };
-    let actor = format!("user:{}", s.user.username);
-    let w = write(
+    match crate::cohorts::save_cohort(
         &state,
-        &s,
-        &o,
-        &actor,
-        (&ch.name, &ch.description, &ch.json, &ch.hash),
-    );
-    match state.store.update_cohort(id, revision, &w).await {
-        Ok(CohortUpdate::Saved(mut c)) => {
-            record(&state, &o.ws, &mut c, &ch).await;
-            Json(view(&state, &o.ws, &c, true).await).into_response()
-        }
-        Ok(CohortUpdate::Stale { current }) => error(
-            StatusCode::CONFLICT,
-            "stale_revision",
-            format!(
-                "This cohort was saved since you opened it (revision {} now, you edited {revision}). \
-                 Nothing was overwritten: open it again, or save yours under another name.",
-                current.revision
-            ),
-        ),
-        Err(StoreError::Conflict(_)) => name_taken(&ch.name),
-        Err(StoreError::NotFound) => api(WebError::NotFound),
-        Err(e) => api(e.into()),
+        &s.user,
+        &o.ws,
+        SaveTarget::Existing { id, revision },
+        &input.name,
+        &input.description,
+        &def,
+    )
+    .await
+    {
+        Ok(c) => Json(view(&state, &o.ws, &c, true).await).into_response(),
+        Err(e) => refused(e),
     }
 }
 
@@ -435,42 +314,14 @@ pub async fn duplicate(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let actor = format!("user:{}", s.user.username);
-    for n in 1..=50 {
-        let base: String = format!("Copy of {}", c.name);
-        let name = if n == 1 {
-            base
-        } else {
-            format!("{base} ({n})")
-        };
-        let name: String = name.chars().take(cohort::MAX_NAME_CHARS).collect();
-        let w = CohortWrite {
-            workspace_id: o.ws.id,
-            name: &name,
-            description: &c.description,
-            definition: &c.definition,
-            definition_hash: &c.definition_hash,
-            user_id: s.user.id,
-            actor: &actor,
-            now: state.now(),
-        };
-        match state.store.create_cohort(&w).await {
-            Ok(copy) => {
-                return (
-                    StatusCode::CREATED,
-                    Json(view(&state, &o.ws, &copy, true).await),
-                )
-                    .into_response();
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return api(e.into()),
-        }
+    match crate::cohorts::duplicate_cohort(&state, &s.user, &o.ws, &c).await {
+        Ok(copy) => (
+            StatusCode::CREATED,
+            Json(view(&state, &o.ws, &copy, true).await),
+        )
+            .into_response(),
+        Err(e) => refused(e),
     }
-    error(
-        StatusCode::CONFLICT,
-        "name_taken",
-        "Too many copies of this cohort have its name; rename some first.".into(),
-    )
 }
 
 /// A draft: the builder's work in progress, kept as typed (it may not be a valid definition

@@ -34,8 +34,8 @@ pub use state::{AppState, Clock, ManualClock, SystemClock};
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     use pages::{
-        access, account, conduct, groups, identity, profile, public, sharing, signin, training,
-        twofactor, workspaces,
+        access, account, cohorts, conduct, groups, identity, profile, public, sharing, signin,
+        training, twofactor, workspaces,
     };
     Router::new()
         .route("/", get(public::home))
@@ -181,6 +181,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/workspaces/{ns}/edit",
             get(workspaces::edit_form).post(workspaces::edit),
+        )
+        .route("/workspaces/{ns}/cohorts/{key}", get(cohorts::builder))
+        .route("/workspaces/{ns}/cohorts/{key}/edit", post(cohorts::edit))
+        .route(
+            "/workspaces/{ns}/cohorts/{key}/criteria",
+            get(cohorts::criteria),
+        )
+        .route("/workspaces/{ns}/cohorts/{key}/save", post(cohorts::save))
+        .route(
+            "/workspaces/{ns}/cohorts/{key}/discard",
+            post(cohorts::discard),
+        )
+        .route("/workspaces/{ns}/cohorts/{key}/sql", get(cohorts::sql))
+        .route(
+            "/workspaces/{ns}/cohorts/{key}/duplicate",
+            post(cohorts::duplicate),
+        )
+        .route(
+            "/workspaces/{ns}/cohorts/{key}/delete",
+            get(cohorts::delete_form).post(cohorts::delete),
         )
         .route("/research-hub", get(workspaces::research_hub))
         .route("/training-groups", get(groups::groups).post(groups::create))

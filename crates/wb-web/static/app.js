@@ -68,6 +68,36 @@ document.addEventListener("htmx:load", (event) => {
   localTimes(event.detail && event.detail.elt);
 });
 
+// The cohort builder keeps every edit on the server, yet leaving it with changes that are not
+// saved as a cohort asks first (links inside the builder and its save forms do not ask).
+let leavingOnPurpose = false;
+document.addEventListener("click", (event) => {
+  const link = event.target && event.target.closest ? event.target.closest("a[data-builder-nav]") : null;
+  if (link) leavingOnPurpose = true;
+});
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form && form.hasAttribute && form.hasAttribute("data-leaves-saved")) leavingOnPurpose = true;
+  else if (form && form.method === "post" && !form.hasAttribute("hx-post")) leavingOnPurpose = true;
+});
+window.addEventListener("beforeunload", (event) => {
+  const builder = document.getElementById("builder");
+  if (leavingOnPurpose || !builder || builder.dataset.unsaved !== "true") return;
+  event.preventDefault();
+  event.returnValue = "";
+});
+window.addEventListener("pageshow", () => { leavingOnPurpose = false; });
+
+// A builder edit that could not reach the server: say so; the form keeps what was typed.
+document.addEventListener("htmx:sendError", () => {
+  const status = document.getElementById("builder-status");
+  if (status) status.textContent = "Not saved: the server could not be reached. What you typed is still in the form; try again.";
+});
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const status = document.getElementById("builder-status");
+  if (status && event.detail && event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("#builder")) status.textContent = "Counting…";
+});
+
 function enhance() {
   localTimes(document);
   printButtons(document);

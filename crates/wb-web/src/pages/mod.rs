@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod account;
+pub mod cohorts;
 pub mod conduct;
 pub mod groups;
 pub mod identity;

@@ -777,6 +777,8 @@ pub struct TabQuery {
     show: Option<String>,
     #[serde(default)]
     created: Option<String>,
+    #[serde(default)]
+    deleted: Option<String>,
 }
 
 struct Collaborator {
@@ -803,6 +805,8 @@ struct WorkspacePage {
     show: String,
     show_links: Vec<(&'static str, &'static str, bool)>,
     notice: Option<&'static str>,
+    cohorts: Vec<crate::pages::cohorts::CohortItem>,
+    cohort_draft: bool,
 }
 
 async fn workspace_page(
@@ -854,7 +858,14 @@ async fn workspace_page(
             credits::format_dollars(credits_left(state, o.ws.creator_user_id).await?)
         ),
     };
+    let (cohorts, cohort_draft) = if tab == "data" {
+        crate::pages::cohorts::items(state, s, &o).await?
+    } else {
+        (Vec::new(), false)
+    };
     Ok(WorkspacePage {
+        cohorts,
+        cohort_draft,
         layout: Layout::new(&o.ws.name, &s.ctx, Some(s)),
         summary: purpose_of(&o.ws)?.public_summary(),
         tab,
@@ -893,7 +904,8 @@ pub async fn data(
     let mut p = workspace_page(&state, &s, o, "data", show).await?;
     p.notice = q
         .created
-        .map(|_| "Workspace created. Share it from ABOUT → SHARE; its research purpose is now on the Research Hub.");
+        .map(|_| "Workspace created. Share it from ABOUT → SHARE; its research purpose is now on the Research Hub.")
+        .or(q.deleted.map(|_| "Cohort deleted."));
     ok(&p)
 }
 

@@ -8,6 +8,8 @@ use wb_domain::cohort::CohortDefinition;
 
 use crate::support::{TestApp, test_cdr};
 
+mod pages;
+
 crate::on_both_databases!(
     counts_follow_the_engine_and_hide_small_counts,
     bad_definitions_are_answered_at_their_criterion,
@@ -198,7 +200,7 @@ async fn view_sql_gives_the_sql_that_selects_the_same_persons(app: TestApp) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
 }
 
-const PASSWORD: &str = "violet harbor lantern 2931";
+pub const PASSWORD: &str = "violet harbor lantern 2931";
 
 fn engine() -> &'static wb_cdr::cohort::Engine {
     static E: std::sync::LazyLock<wb_cdr::cohort::Engine> =
