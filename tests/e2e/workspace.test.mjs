@@ -3,7 +3,9 @@
 // Started", creates the training workspace (Controlled Tier, initial credits, the educational
 // Research Use Statement), goes through the "Create Workspace" confirm step (and "Keep Editing"),
 // shares it with the COLLABORATOR as Reader, and finds it in the public Research Hub; then the
-// collaborator signs in, sees it as Reader, and cannot share it.
+// collaborator signs in, sees it as Reader, and cannot share it. In between the owner builds the
+// trainee's cohort in the cohort builder (live counts, a reload mid-edit, Save Cohort), which the
+// Reader then opens read-only.
 //
 // The collaborator's account is created through the pages; an administrator then bypasses their
 // access modules with `wb admin user bypass` (so their sign-in asks no 2-step code).
@@ -61,6 +63,46 @@ async function countCohort(page, namespace, definition) {
     });
     return { status: r.status, body: await r.json() };
   }, { namespace, definition });
+}
+
+/** Every participant count the page shows (criteria, groups, total, attrition, chart, concept
+ * search, the cohort list): none may be from 1 to 20. Returns how many show "≤ 20". */
+async function expectNoSmallCounts(page, where) {
+  const texts = await page
+    .locator('.count, #total-count, .chart-count, .count-inline, table.attrition td, table.cohort-list td')
+    .allTextContents();
+  for (const raw of texts) {
+    const t = raw.trim();
+    if (/^\d[\d,]*$/.test(t)) {
+      const n = Number(t.replace(/,/g, ''));
+      assert.ok(n === 0 || n > 20, `${where} shows the count ${t}`);
+    }
+  }
+  return texts.filter((t) => t.trim() === '≤ 20').length;
+}
+
+/** The builder's total as shown, once it is a count (not "—"). */
+async function shownTotal(page) {
+  let text;
+  await eventually(async () => {
+    text = (await page.locator('#total-count').innerText()).trim();
+    assert.match(text, /^(\d[\d,]*|≤ 20)$/, `the total count is "${text}"`);
+  });
+  return text;
+}
+
+/** "Add Criteria" (the menu `menu`) → `entry`, then on the criteria page search `words` and
+ * click "+" on `concept`. */
+async function addConcept(page, menu, entry, words, concept) {
+  await menu.locator('summary').click();
+  await menu.getByRole('link', { name: entry, exact: true }).click();
+  await expectHeading(page, `Add Criteria: ${entry}`);
+  await page.getByRole('searchbox').fill(words);
+  const add = page.getByRole('button', { name: `Add ${concept}`, exact: true });
+  await seen(add, `"${concept}" found by "${words}"`);
+  await expectNoSmallCounts(page, `the search for "${words}"`);
+  await add.click();
+  await expectHeading(page, 'New cohort');
 }
 
 const T2D = {
@@ -285,6 +327,94 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     assert.equal(bad.body.errors[0].code, 'EMPTY_GROUP');
   });
 
+  const cohortName = 'Type 2 diabetes 18-65 with HbA1c';
+  await step('5c. OWNER: "Cohorts +" builds the trainee\'s cohort with live counts, survives a reload, saves it', async () => {
+    const dialogs = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.type());
+      // Leaving the builder with unsaved changes asks first: the journey stays once, then goes.
+      if (d.type() === 'beforeunload' && dialogs.filter((t) => t === 'beforeunload').length === 1) d.dismiss();
+      else d.accept();
+    });
+    await page.goto(`${base}/workspaces/${namespace}`);
+    await page.getByRole('link', { name: 'Cohorts +', exact: true }).click();
+    await expectHeading(page, 'New cohort');
+    await seen(page.getByRole('heading', { name: 'Include Participants', exact: true }), '"Include Participants"');
+    await seen(page.getByRole('heading', { name: 'Exclude Participants', exact: true }), '"Exclude Participants"');
+    assert.equal(await page.getByRole('button', { name: 'Calculate' }).count(), 0, 'counts are live: no "Calculate"');
+    const sectionMenu = (n) => page.locator('.builder-groups > details.add-criteria').nth(n);
+
+    // Type 2 diabetes (with its descendants).
+    await addConcept(page, sectionMenu(0), 'Conditions', 'type 2 diabetes', 'Type 2 diabetes mellitus');
+    const t2d = await shownTotal(page);
+    await seen(page.getByText('with descendants'), '"with descendants"');
+
+    // Age 18–65: a second include group; the total changes.
+    await sectionMenu(0).locator('summary').click();
+    await sectionMenu(0).getByRole('link', { name: 'Age', exact: true }).click();
+    await expectHeading(page, 'Add Criteria: Age');
+    await page.getByLabel('From', { exact: true }).fill('18');
+    await page.getByLabel('To', { exact: true }).fill('65');
+    await page.getByRole('button', { name: 'Add Selection', exact: true }).click();
+    await expectHeading(page, 'New cohort');
+    await seen(page.getByText('Current Age 18–65'), 'the age criterion');
+    const adults = await shownTotal(page);
+    assert.notEqual(adults, t2d, 'the age group changes the total');
+
+    // Excluding insulin.
+    await addConcept(page, sectionMenu(1), 'Drugs', 'insulin', 'insulin, regular, human');
+    const withoutInsulin = await shownTotal(page);
+
+    // HbA1c ≥ 6.5 on or within 90 days of the diagnosis: a temporal group.
+    await addConcept(page, sectionMenu(0), 'Labs and Measurements', 'hba1c', 'Hemoglobin A1c/Hemoglobin.total in Blood');
+    const hba1c = page.locator('.group').filter({ hasText: 'Hemoglobin A1c/Hemoglobin.total in Blood' }).first();
+    await hba1c.getByLabel('Value').first().selectOption({ label: 'Greater than or equal to' });
+    await hba1c.getByLabel('Number', { exact: true }).fill('6.5');
+    await hba1c.getByRole('button', { name: 'Apply value', exact: true }).click();
+    await seen(page.getByText('value ≥ 6.5'), 'the value filter "value ≥ 6.5"');
+    await page.locator('.group').filter({ hasText: 'value ≥ 6.5' }).getByLabel('Temporal').selectOption({ label: 'On or within X days of' });
+    // Without X the relation is not applied yet: named at the group, the choice kept.
+    await seen(page.getByRole('alert').filter({ hasText: 'Enter the number of days (X).' }), 'the missing X named');
+    const days = page.locator('.group').filter({ hasText: 'value ≥ 6.5' }).getByLabel('X (days)');
+    await days.fill('90');
+    await days.press('Tab');
+    await seen(page.getByText('(X = 90)'), '"(X = 90)"');
+    await seen(page.getByRole('alert').filter({ hasText: 'needs at least one criterion' }), 'the empty second list named');
+    assert.equal(await page.locator('#total-count').innerText(), '—', 'no total while the definition has a problem');
+    const second = page.locator('details.add-criteria').filter({ hasText: 'Add Criteria to the second list' });
+    await addConcept(page, second, 'Conditions', 'type 2 diabetes', 'Type 2 diabetes mellitus');
+    const total = await shownTotal(page);
+    const number = (t) => (t === '≤ 20' ? 20 : Number(t.replace(/,/g, '')));
+    assert.ok(number(total) <= number(withoutInsulin), `a further include group only narrows: ${total} > ${withoutInsulin}`);
+    await seen(page.locator('table.attrition'), 'the attrition group by group');
+    assert.equal(await page.locator('figure.chart svg').count(), 4, 'four demographic charts');
+    await expectNoSmallCounts(page, 'the builder');
+    await expectNoHorizontalOverflow(page);
+
+    // Leaving asks first (stay), and a reload mid-edit loses nothing.
+    await page.getByRole('link', { name: wsName, exact: true }).click();
+    await eventually(async () => assert.ok(dialogs.includes('beforeunload'), `dialogs: ${dialogs}`));
+    assert.match(pathOf(page), /\/cohorts\/new$/, 'dismissing the prompt stays in the builder');
+    await page.reload();
+    await expectHeading(page, 'New cohort');
+    await seen(page.getByText('Your unsaved changes are restored'), 'the restored draft');
+    for (const text of ['Type 2 diabetes mellitus', 'Current Age 18–65', 'insulin, regular, human', 'value ≥ 6.5', '(X = 90)']) {
+      await seen(page.getByText(text).first(), `"${text}" after the reload`);
+    }
+    assert.equal(await shownTotal(page), total, 'the same total after the reload');
+
+    // Save Cohort: listed under Cohorts with its count.
+    await page.getByLabel('Name', { exact: true }).fill(cohortName);
+    await page.getByRole('button', { name: 'Save Cohort', exact: true }).click();
+    await expectHeading(page, cohortName);
+    await seen(page.getByRole('status').filter({ hasText: 'Cohort saved.' }), '"Cohort saved."');
+    await page.getByRole('link', { name: 'Cohorts', exact: true }).click();
+    const row = page.locator('table.cohort-list tr').filter({ hasText: cohortName });
+    await seen(row, `"${cohortName}" listed under Cohorts`);
+    assert.equal((await row.locator('td').nth(1).innerText()).trim(), total);
+    await expectNoSmallCounts(page, 'the cohort list');
+  });
+
   await step('6. the public Research Hub (not signed in) lists the workspace', async () => {
     const anonymous = await browser.newContext();
     try {
@@ -328,6 +458,13 @@ test('the owner creates the training workspace and shares it as Reader; the coll
     await page.goto(`${base}/workspaces/${namespace}`);
     const reader = await countCohort(page, namespace, T2D);
     assert.equal(reader.status, 403, `a Reader counted: ${JSON.stringify(reader.body)}`);
+    // The Reader sees the saved cohort, read-only.
+    assert.equal(await page.getByRole('link', { name: 'Cohorts +' }).count(), 0, 'a Reader is offered "Cohorts +"');
+    await page.getByRole('link', { name: cohortName, exact: true }).click();
+    await expectHeading(page, cohortName);
+    await seen(page.getByText('Type 2 diabetes mellitus').first(), 'the criteria of the saved cohort');
+    assert.equal(await page.getByRole('button', { name: 'Save Cohort' }).count(), 0, 'a Reader is offered "Save Cohort"');
+    await expectNoSmallCounts(page, "the Reader's view");
   });
 
   assert.equal(broken(), null, `the workspace journey stopped at step "${broken()}"`);

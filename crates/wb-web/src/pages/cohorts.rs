@@ -316,6 +316,8 @@ struct Refused {
     message: String,
     fields: Fields,
     days: String,
+    /// The group's temporal relation as chosen.
+    temporal: Option<String>,
 }
 
 const VALUE_OPS: [(&str, &str); 9] = [
@@ -701,11 +703,15 @@ fn group_views(groups: &[cohort::Group], cx: &Context<'_>) -> Vec<GroupView> {
                 .and_then(|t| t.kind.days())
                 .map(|d| d.to_string())
                 .unwrap_or_default();
+            let temporal = g.temporal.as_ref().map(|t| t.kind);
+            let mut chosen = temporal_code(temporal).to_owned();
             if let Some(r) = cx.refused.filter(|r| r.at == g.id) {
                 errors.insert(0, r.message.clone());
                 days = r.days.clone();
+                if let Some(t) = &r.temporal {
+                    chosen = t.clone();
+                }
             }
-            let temporal = g.temporal.as_ref().map(|t| t.kind);
             GroupView {
                 id: g.id.clone(),
                 title: format!("Group {}", i + 1),
@@ -735,7 +741,7 @@ fn group_views(groups: &[cohort::Group], cx: &Context<'_>) -> Vec<GroupView> {
                 .map(|(v, l)| Choice {
                     value: (*v).into(),
                     label: (*l).into(),
-                    selected: temporal_code(temporal) == *v,
+                    selected: chosen == *v,
                 })
                 .collect(),
                 temporal: temporal.is_some(),
@@ -1349,6 +1355,7 @@ pub async fn edit(
                 message: e.to_string(),
                 fields: Fields::default(),
                 days: String::new(),
+                temporal: None,
             }),
         },
         Err((at, message)) => Some(Refused {
@@ -1356,6 +1363,7 @@ pub async fn edit(
             message,
             fields: form.fields(),
             days: form.days.clone(),
+            temporal: (form.op == "group").then(|| form.temporal.clone()),
         }),
     };
     if let Some(r) = refused {

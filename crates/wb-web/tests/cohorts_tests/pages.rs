@@ -508,6 +508,12 @@ async fn bad_builder_input_is_named_where_it_was_typed_and_kept(app: TestApp) {
     assert!(
         texts(&r.body, "#group-g2 .field-error")[0].contains("\"ninety\" is not a whole number")
     );
+    assert_eq!(
+        texts(&r.body, "#temporal-g2 option[selected]"),
+        ["X or more days after"],
+        "the relation chosen stays chosen"
+    );
+    assert_eq!(field(&r.body, "days").as_deref(), Some("ninety"));
     assert_eq!(draft(&app, &ns, "new").await.unwrap(), before);
     // A value that is not a number, and an event date range that ends before it starts.
     let r = edit(
