@@ -7,7 +7,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{AuditEvent, Result, Store, StoreError, audit_on, on_unique};
+use crate::{AuditEvent, LockKey, Result, Store, StoreError, audit_on, on_unique};
 
 /// A saved cohort.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,6 +325,66 @@ impl Store {
         Ok(())
     }
 
+    /// One edit of the user's draft, read, changed and written in one transaction that holds
+    /// the user's draft lock, so parallel edits (two tabs, a double click) each apply to what
+    /// the one before wrote and none is lost. `f` gets the draft (`None`: there is none) and
+    /// says what to write.
+    pub async fn edit_cohort_draft<T>(
+        &self,
+        workspace_id: i64,
+        user_id: i64,
+        cohort_id: Option<i64>,
+        now: i64,
+        f: impl FnOnce(Option<String>) -> (DraftWrite, T),
+    ) -> Result<T> {
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, LockKey::CohortDrafts(user_id)).await?;
+        let key = draft_key(cohort_id);
+        let current: Option<String> = sqlx::query(
+            "SELECT definition FROM cohort_drafts \
+             WHERE workspace_id = $1 AND user_id = $2 AND draft_key = $3",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(&key)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+        let (write, out) = f(current);
+        match write {
+            DraftWrite::Save(text) => {
+                sqlx::query(
+                    "INSERT INTO cohort_drafts (workspace_id, user_id, draft_key, definition, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (workspace_id, user_id, draft_key) \
+                     DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                )
+                .bind(workspace_id)
+                .bind(user_id)
+                .bind(&key)
+                .bind(text)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            DraftWrite::Discard => {
+                sqlx::query(
+                    "DELETE FROM cohort_drafts \
+                     WHERE workspace_id = $1 AND user_id = $2 AND draft_key = $3",
+                )
+                .bind(workspace_id)
+                .bind(user_id)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            }
+            DraftWrite::Nothing => {}
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     /// The user's draft and when it was written.
     pub async fn cohort_draft(
         &self,
@@ -361,6 +421,15 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// What [`Store::edit_cohort_draft`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DraftWrite {
+    Save(String),
+    /// The draft is the saved cohort again: there is nothing unsaved.
+    Discard,
+    Nothing,
 }
 
 fn draft_key(cohort_id: Option<i64>) -> String {

@@ -22,7 +22,7 @@ use sqlx::{AnyPool, Row};
 
 pub use access::{Attempt, AttemptStart, IdentityRequest, TotpRecord};
 pub use accounts::{NewUser, ProfileUpdate, PublicProfile, ResetTokenError, UserRecord};
-pub use cohorts::{CohortRecord, CohortUpdate, CohortWrite};
+pub use cohorts::{CohortRecord, CohortUpdate, CohortWrite, DraftWrite};
 pub use groups::{BillingAccount, TrainingGroup};
 pub use institutions::InstitutionRequest;
 pub use sessions::{NewSession, SessionRecord, SessionStage, Try};
@@ -227,6 +227,8 @@ pub enum LockKey {
     Training(i64),
     /// A user's own profile (an edit reads, compares and writes it).
     Profile(i64),
+    /// A user's cohort builder drafts (an edit reads, changes and writes one).
+    CohortDrafts(i64),
 }
 
 impl LockKey {
@@ -238,6 +240,7 @@ impl LockKey {
             LockKey::Jobs => (3, 0),
             LockKey::Training(id) => (4, id),
             LockKey::Profile(id) => (5, id),
+            LockKey::CohortDrafts(id) => (6, id),
         };
         (class << 48) | (id & 0xFFFF_FFFF_FFFF)
     }

@@ -24,7 +24,7 @@ use wb_domain::cohort::{
 };
 use wb_domain::cohort_edit::{self, Edit};
 use wb_domain::workspace::{self, WorkspaceAction};
-use wb_store::CohortRecord;
+use wb_store::{CohortRecord, DraftWrite};
 
 use super::{Layout, ok, page};
 use crate::cohorts::{SaveError, SaveTarget};
@@ -1347,74 +1347,88 @@ pub async fn edit(
 ) -> WebResult<Response> {
     let mut l = load(&state, &s, &ns, &key, true).await?;
     let htmx = is_htmx(&headers);
-    let refused = match edit_of(&form) {
-        Ok(e) => match cohort_edit::apply(&mut l.def, e) {
-            Ok(_) => None,
-            Err(e) => Some(Refused {
+    let edit = match edit_of(&form) {
+        Ok(e) => e,
+        Err((at, message)) => {
+            let r = Refused {
+                at,
+                message,
+                fields: form.fields(),
+                days: form.days.clone(),
+                temporal: (form.op == "group").then(|| form.temporal.clone()),
+            };
+            return refused(&state, &s, &l, &form, r, htmx).await;
+        }
+    };
+    // Read, changed and written under the caller's draft lock: parallel edits all apply.
+    let saved_def = l
+        .saved
+        .as_ref()
+        .and_then(|c| serde_json::from_str::<CohortDefinition>(&c.definition).ok());
+    let applied = state
+        .store
+        .edit_cohort_draft(l.o.ws.id, s.user.id, l.key.id(), state.now(), |text| {
+            let mut def = text
+                .and_then(|t| serde_json::from_str::<CohortDefinition>(&t).ok())
+                .or_else(|| saved_def.clone())
+                .unwrap_or_default();
+            match cohort_edit::apply(&mut def, edit) {
+                Err(e) => (DraftWrite::Nothing, Err(e)),
+                Ok(_) if saved_def.as_ref() == Some(&def) => {
+                    (DraftWrite::Discard, Ok((def, false)))
+                }
+                Ok(_) => {
+                    let text = serde_json::to_string(&def).expect("a definition serialises");
+                    (DraftWrite::Save(text), Ok((def, true)))
+                }
+            }
+        })
+        .await?;
+    match applied {
+        Err(e) => {
+            let r = Refused {
                 at: String::new(),
                 message: e.to_string(),
                 fields: Fields::default(),
                 days: String::new(),
                 temporal: None,
-            }),
-        },
-        Err((at, message)) => Some(Refused {
-            at,
-            message,
-            fields: form.fields(),
-            days: form.days.clone(),
-            temporal: (form.op == "group").then(|| form.temporal.clone()),
-        }),
-    };
-    if let Some(r) = refused {
-        if r.at.is_empty() || (form.op == "add" && r.at == form.group) {
-            // An "Add Criteria" form lives on its own page: answer there, as typed.
-            if form.op == "add" {
-                return criteria_answer(&state, &s, &l, &form, Some(r.message)).await;
+            };
+            refused(&state, &s, &l, &form, r, htmx).await
+        }
+        Ok((def, unsaved)) => {
+            l.def = def;
+            l.draft_at = unsaved.then(|| state.now());
+            l.unreadable = None;
+            if htmx {
+                ok(&builder_page(&state, &s, &l, None, None, None).await?)
+            } else {
+                Ok(Redirect::to(&builder_url(&ns, l.key)).into_response())
             }
         }
-        let notice = if r.at.is_empty() {
-            Some(r.message.clone())
-        } else {
-            None
-        };
-        let p = builder_page(&state, &s, &l, Some(r), None, notice).await?;
-        let status = if htmx {
-            StatusCode::OK
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        return page(status, &p);
-    }
-    keep_draft(&state, &s, &mut l).await?;
-    if htmx {
-        ok(&builder_page(&state, &s, &l, None, None, None).await?)
-    } else {
-        Ok(Redirect::to(&builder_url(&ns, l.key)).into_response())
     }
 }
 
-/// Keeps the edited definition as the caller's draft, or drops the draft when the definition
-/// is the saved one again.
-async fn keep_draft(state: &AppState, s: &Session, l: &mut Loaded) -> WebResult<()> {
-    let same_as_saved = l.saved.as_ref().is_some_and(|c| {
-        serde_json::from_str::<CohortDefinition>(&c.definition).is_ok_and(|d| d == l.def)
-    });
-    if same_as_saved {
-        state
-            .store
-            .discard_cohort_draft(l.o.ws.id, s.user.id, l.key.id())
-            .await?;
-        l.draft_at = None;
-    } else {
-        let text = serde_json::to_string(&l.def).expect("a definition serialises");
-        state
-            .store
-            .save_cohort_draft(l.o.ws.id, s.user.id, l.key.id(), &text, state.now())
-            .await?;
-        l.draft_at = Some(state.now());
+/// An edit that could not be applied: the builder (or the "Add Criteria" page the form came
+/// from) with the problem where it was typed and the fields as typed.
+async fn refused(
+    state: &AppState,
+    s: &Session,
+    l: &Loaded,
+    form: &EditForm,
+    r: Refused,
+    htmx: bool,
+) -> WebResult<Response> {
+    if form.op == "add" && (r.at.is_empty() || r.at == form.group) {
+        return criteria_answer(state, s, l, form, Some(r.message)).await;
     }
-    Ok(())
+    let notice = r.at.is_empty().then(|| r.message.clone());
+    let p = builder_page(state, s, l, Some(r), None, notice).await?;
+    let status = if htmx {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    page(status, &p)
 }
 
 /// `POST /workspaces/{ns}/cohorts/{key}/discard`: "Discard changes".

@@ -497,7 +497,7 @@ async fn parallel_counts_agree(app: TestApp) {
     }
 }
 
-async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
+pub async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
     let mut out = Vec::with_capacity(fs.len());
     let handles: Vec<_> = fs.into_iter().map(Box::pin).collect();
     // Poll all at once: each request is in flight before any answer is read.

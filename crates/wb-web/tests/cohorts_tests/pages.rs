@@ -15,7 +15,40 @@ crate::on_both_databases!(
     bad_builder_input_is_named_where_it_was_typed_and_kept,
     readers_view_cohorts_and_strangers_get_404,
     no_page_shows_a_count_from_1_to_20,
+    parallel_edits_of_one_draft_all_apply,
 );
+
+async fn parallel_edits_of_one_draft_all_apply(app: TestApp) {
+    app.user_with_access("ada.l", "ada@northfield.example")
+        .await;
+    let ns = app.create_workspace("Two tabs", "registered").await;
+    let page = app.get(&format!("/workspaces/{ns}/cohorts/new")).await.body;
+    let token = field(&page, "csrf_token").unwrap();
+    let action = format!("/workspaces/{ns}/cohorts/new/edit");
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("op", "add"),
+        ("section", "include"),
+        ("group", ""),
+        ("type", "ehr"),
+    ];
+    let answers = super::futures_join(
+        (0..8)
+            .map(|_| app.post_raw(&action, &fields, &[("hx-request", "true")]))
+            .collect(),
+    )
+    .await;
+    for r in &answers {
+        assert_eq!(r.status, StatusCode::OK, "{}", text_of(&r.body));
+    }
+    let d = draft(&app, &ns, "new").await.unwrap();
+    let groups = d["include"].as_array().unwrap();
+    assert_eq!(groups.len(), 8, "every edit applied: {d}");
+    let mut ids: Vec<&str> = groups.iter().map(|g| g["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "each group its own id: {d}");
+}
 
 /// Posts one builder edit (as a form, without htmx): the answer redirects back to the builder.
 async fn edit(app: &TestApp, ns: &str, key: &str, fields: &[(&str, &str)]) -> crate::support::Resp {
