@@ -4,9 +4,10 @@
 //! ([`crate::cohort_sql`]); the person sets of the total, of every group and of every
 //! criterion must be equal. Failures are shrunk by proptest to a small definition.
 //!
-//! `WB_DIFFERENTIAL_CASES` sets the number of cases (default 48: a debug build plans and runs
-//! each SQL query in 100–300 ms; `WB_DIFFERENTIAL_CASES=2000 cargo test --release -p wb-cdr
-//! differential` runs thousands).
+//! `WB_DIFFERENTIAL_CASES` sets the number of cases (default 64). The SQL side dominates: each
+//! case's queries run as one `UNION ALL` in one partition, and still a debug build spends about
+//! 70 ms per query (a case has 5 to 20), so a debug run takes one to three seconds a case;
+//! `WB_DIFFERENTIAL_CASES=2000 cargo test --release -p wb-cdr differential` runs thousands.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -331,18 +332,65 @@ fn definition(p: &Pools) -> BoxedStrategy<CohortDefinition> {
         .boxed()
 }
 
+/// Runs the total, every group's and every criterion's query as one `UNION ALL` (each part
+/// tagged by its position); the answers in that order, each sorted.
+async fn all_parts(
+    ctx: &datafusion::prelude::SessionContext,
+    c: &crate::cohort_sql::Compiled,
+) -> Vec<Vec<i64>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{DataType, Int64Type};
+    let queries: Vec<&str> = std::iter::once(c.total.as_str())
+        .chain(c.groups.iter().map(|(_, q)| q.as_str()))
+        .chain(c.criteria.iter().map(|(_, q)| q.as_str()))
+        .collect();
+    let sql = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            format!("SELECT CAST({i} AS BIGINT) AS part, person_id FROM ({q}) AS part_{i}")
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL\n");
+    let run = async { ctx.sql(&sql).await?.collect().await };
+    let batches = run.await.unwrap_or_else(|e| panic!("{e}\nSQL:\n{sql}"));
+    let mut out = vec![Vec::new(); queries.len()];
+    for b in batches {
+        let part = datafusion::arrow::compute::cast(b.column(0), &DataType::Int64).unwrap();
+        let person = datafusion::arrow::compute::cast(b.column(1), &DataType::Int64).unwrap();
+        for (p, id) in part
+            .as_primitive::<Int64Type>()
+            .iter()
+            .zip(person.as_primitive::<Int64Type>().iter())
+        {
+            if let (Some(p), Some(id)) = (p, id) {
+                out[p as usize].push(id);
+            }
+        }
+    }
+    for v in &mut out {
+        v.sort_unstable();
+        v.dedup();
+    }
+    out
+}
+
 #[test]
 fn both_engines_select_the_same_persons() {
     let pools = pools();
     let cases = std::env::var("WB_DIFFERENTIAL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+        .unwrap_or(64);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let ctx = rt.block_on(crate::cohort_sql::context(&CDR)).unwrap();
+    // The test CDR is tiny: one partition spares the repartitioning a debug build is slow at.
+    let config = datafusion::prelude::SessionConfig::new().with_target_partitions(1);
+    let ctx = rt
+        .block_on(crate::parquet_in::session_with(&CDR, config))
+        .unwrap();
     let tables = crate::cohort_sql::CdrTables::in_dir(&CDR);
     let mut runner = TestRunner::new(Config {
         cases,
@@ -356,23 +404,20 @@ fn both_engines_select_the_same_persons() {
         prop_assume!(ENGINE.check(&def).is_empty());
         let e = ENGINE.evaluate(&def, today()).unwrap();
         let compiled = crate::cohort_sql::compile(&def, today(), &tables);
-        let sql = |q: &str| rt.block_on(crate::cohort_sql::persons(&ctx, q)).unwrap();
+        // Every query of the case in one execution (planning and scanning once per case).
+        let mut answers = rt.block_on(all_parts(&ctx, &compiled)).into_iter();
+        let mut sql = || answers.next().expect("one answer per query");
         let total = ENGINE.person_ids(&e.total);
-        prop_assert_eq!(
-            &total,
-            &sql(&compiled.total),
-            "total; SQL:\n{}",
-            compiled.total
-        );
+        prop_assert_eq!(&total, &sql(), "total; SQL:\n{}", compiled.total);
         for ((id, set), (sid, q)) in e.groups.iter().zip(&compiled.groups) {
             prop_assert_eq!(id, sid);
-            prop_assert_eq!(ENGINE.person_ids(set), sql(q), "group {}; SQL:\n{}", id, q);
+            prop_assert_eq!(ENGINE.person_ids(set), sql(), "group {}; SQL:\n{}", id, q);
         }
         for ((id, set), (sid, q)) in e.criteria.iter().zip(&compiled.criteria) {
             prop_assert_eq!(id, sid);
             prop_assert_eq!(
                 ENGINE.person_ids(set),
-                sql(q),
+                sql(),
                 "criterion {}; SQL:\n{}",
                 id,
                 q

@@ -67,7 +67,15 @@ pub fn scan(
 /// A DataFusion session with every table of the CDR in `dir` (each `<dir>/<table>.parquet` of
 /// [`crate::schema::TABLES`] that exists) registered under the table's name.
 pub async fn session(dir: &Path) -> Result<datafusion::prelude::SessionContext, CdrError> {
-    let ctx = datafusion::prelude::SessionContext::new();
+    session_with(dir, datafusion::prelude::SessionConfig::new()).await
+}
+
+/// [`session`] with a configuration (tests over tiny CDRs run in one partition).
+pub async fn session_with(
+    dir: &Path,
+    config: datafusion::prelude::SessionConfig,
+) -> Result<datafusion::prelude::SessionContext, CdrError> {
+    let ctx = datafusion::prelude::SessionContext::new_with_config(config);
     for t in crate::schema::TABLES {
         let path = dir.join(format!("{}.parquet", t.name));
         if path.is_file() {
