@@ -123,7 +123,8 @@ pub enum CdrCommand {
         dir: std::path::PathBuf,
         concept_id: i64,
     },
-    /// Time the engine on a CDR (used by scripts/bench): index load, cohort counts, searches.
+    /// Time the engine on a CDR (used by benches/run): index load, counts, searches, and the
+    /// cohort builder's full answers for the benchmark's definitions (JSON on stdout).
     Bench {
         #[arg(long)]
         dir: std::path::PathBuf,

@@ -133,6 +133,19 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Resident memory of this process now and at its peak (Linux `VmRSS`, `VmHWM`), in bytes.
+pub fn rss() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -387,13 +400,6 @@ pub const CRITERIA: [&str; 5] = [
     "c9_survey_good_health",
 ];
 
-/// The subtree criterion c2 uses: the condition root's child with the most participants.
-fn largest_condition_subtree(cdr: &Cdr) -> i64 {
-    cdr.children(wb_cdr::vocabulary::SYNTHETIC_ID_BASE)
-        .first()
-        .map_or(0, |h| h.concept.concept_id)
-}
-
 /// Criterion `i` of [`CRITERIA`] as a bitmap expression over the index.
 fn criterion(cdr: &Cdr, i: usize, subtree: i64) -> RoaringBitmap {
     use wb_cdr::events::{METFORMIN, TYPE_2_DIABETES};
@@ -422,15 +428,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// `wb cdr bench --dir`: the engine side of scripts/bench, as one JSON object: index load
-/// time, counts for the canonical criteria with their latencies, and concept search latency.
+/// `wb cdr bench --dir`: the engine side of benches/run, as one JSON object: index load
+/// time, counts for the canonical criteria with their latencies, concept search latency, and
+/// the cohort builder's full answers for the definitions of [`crate::cohort_bench`].
 pub fn bench(dir: &Path, runs: usize) -> Result<()> {
     let started = Instant::now();
     let cdr = open(dir)?;
     let load_seconds = started.elapsed().as_secs_f64();
     let runs = runs.max(1);
     let mut counts = serde_json::Map::new();
-    let subtree = largest_condition_subtree(&cdr);
+    let subtree = crate::cohort_bench::largest_condition_subtree(&cdr);
     for (i, name) in CRITERIA.iter().enumerate() {
         let mut times = Vec::with_capacity(runs);
         let mut count = 0;
@@ -474,16 +481,30 @@ pub fn bench(dir: &Path, runs: usize) -> Result<()> {
             }),
         );
     }
+    let peak_rss_bytes = peak_rss().unwrap_or(0);
+    let (persons, concepts) = (cdr.index.persons(), cdr.concepts());
+    // The cohort engine: the person facts on top of the vocabulary and index.
+    let started = Instant::now();
+    let engine = wb_cdr::cohort::Engine::new(cdr).context("opening the cohort engine")?;
+    let engine_open_seconds = started.elapsed().as_secs_f64();
+    let engine_rss = rss();
+    let cohorts = crate::cohort_bench::bench(&engine, dir, runs)?;
     println!(
         "{}",
         serde_json::json!({
-            "persons": cdr.index.persons(),
-            "concepts": cdr.concepts(),
+            "persons": persons,
+            "concepts": concepts,
             "load_seconds": load_seconds,
-            "peak_rss_bytes": peak_rss().unwrap_or(0),
+            "peak_rss_bytes": peak_rss_bytes,
             "c2_concept_id": subtree,
             "counts": counts,
             "searches": searches,
+            "engine_open_seconds": engine_open_seconds,
+            "engine_rss_bytes": engine_rss.0,
+            "engine_peak_rss_bytes": engine_rss.1,
+            "cohorts_rss_bytes": rss().0,
+            "cohorts_peak_rss_bytes": rss().1,
+            "cohorts": cohorts,
         })
     );
     Ok(())

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cdr;
+mod cohort_bench;
 mod config;
 mod demo_cdr;
 
