@@ -359,8 +359,11 @@ impl Engine {
             CriterionKind::Age { basis, min, max } => {
                 let (min, max) = (*min as i32, *max as i32);
                 let set = match basis {
-                    AgeBasis::Current => self.ages_between(|_| Some(today), min, max),
-                    AgeBasis::AtCdr => self.ages_between(|_| p.cdr_date, min, max),
+                    AgeBasis::Current => self.ages_on(today, min, max),
+                    AgeBasis::AtCdr => match p.cdr_date {
+                        Some(day) => self.ages_on(day, min, max),
+                        None => RoaringBitmap::new(),
+                    },
                     AgeBasis::AtConsent => {
                         let consent = self.consent_dates()?;
                         self.ages_between(
@@ -563,11 +566,33 @@ impl Engine {
                 None => format!("Concept {id}"),
             }
         };
-        let tally = |key: &dyn Fn(u32) -> i64| -> Vec<Bar> {
-            let mut by: HashMap<i64, u64> = HashMap::new();
-            for b in set {
-                *by.entry(key(b)).or_default() += 1;
+        // One pass over the cohort (it may hold most of the CDR): each chart's values are a
+        // handful of concepts, so a short list beats a hash map; the age reads today's date
+        // once instead of converting it for every person.
+        fn bump(tally: &mut Vec<(i64, u64)>, key: i64) {
+            match tally.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => tally.push((key, 1)),
             }
+        }
+        let (ty, tm, td) = civil_from_days(today);
+        let today_md = tm * 100 + td;
+        let (mut by_sex, mut by_race, mut by_ethnicity) = (Vec::new(), Vec::new(), Vec::new());
+        let mut age = vec![0u64; AGE_BANDS.len()];
+        for b in set {
+            let i = b as usize;
+            bump(&mut by_sex, sex[i]);
+            bump(&mut by_race, p.race[i]);
+            bump(&mut by_ethnicity, p.ethnicity[i]);
+            let a = ty - p.birth_year[i] - i32::from(today_md < p.birth_md[i]);
+            if let Some(k) = AGE_BANDS
+                .iter()
+                .position(|(_, lo, hi)| (*lo..=*hi).contains(&a))
+            {
+                age[k] += 1;
+            }
+        }
+        let bars = |by: Vec<(i64, u64)>| -> Vec<Bar> {
             let mut bars: Vec<Bar> = by
                 .into_iter()
                 .map(|(k, count)| Bar {
@@ -582,18 +607,8 @@ impl Engine {
             bars.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
             bars
         };
-        let mut age = vec![0u64; AGE_BANDS.len()];
-        for b in set {
-            let a = p.age_at(b, today);
-            if let Some(i) = AGE_BANDS
-                .iter()
-                .position(|(_, lo, hi)| (*lo..=*hi).contains(&a))
-            {
-                age[i] += 1;
-            }
-        }
         Ok(Chart {
-            sex_at_birth: tally(&|b| sex[b as usize]),
+            sex_at_birth: bars(by_sex),
             age: AGE_BANDS
                 .iter()
                 .zip(age)
@@ -603,8 +618,8 @@ impl Engine {
                     count,
                 })
                 .collect(),
-            race: tally(&|b| p.race[b as usize]),
-            ethnicity: tally(&|b| p.ethnicity[b as usize]),
+            race: bars(by_race),
+            ethnicity: bars(by_ethnicity),
         })
     }
 
@@ -633,6 +648,19 @@ impl Engine {
             }
         }
         Ok(self.sex_at_birth.get_or_init(|| out))
+    }
+
+    /// Persons whose age on `day` is within `min..=max` (the date split once, not per person).
+    fn ages_on(&self, day: i32, min: i32, max: i32) -> RoaringBitmap {
+        let (y, m, d) = civil_from_days(day);
+        let md = m * 100 + d;
+        let p = &self.people;
+        (0..p.birth_year.len() as u32)
+            .filter(|&b| {
+                let i = b as usize;
+                (min..=max).contains(&(y - p.birth_year[i] - i32::from(md < p.birth_md[i])))
+            })
+            .collect()
     }
 
     /// Persons whose age at `at(person)` is within `min..=max` (no date: no match).
