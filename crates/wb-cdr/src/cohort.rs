@@ -6,28 +6,22 @@
 //! - person criteria (demographics, age, deceased, has EHR data) and event criteria without
 //!   modifiers are **bitmap algebra** over the index's per-concept person bitmaps and rollups;
 //! - event criteria with value filters, mentions or modifiers, and temporal groups, read only
-//!   their concepts' rows of `index/events_by_concept.parquet` (one projected read of the
-//!   merged row ranges, skipping pages with the offset index), and work on those events per
-//!   person, sorted by date.
+//!   their concepts' row ranges of just the columns they need from the raw event columns
+//!   (`index/events/`, [`crate::columns`]: positional reads, nothing to decode), whose rows are
+//!   already by person and date within a concept, and work on those events per person.
 //!
 //! An [`Engine`] is opened once per CDR and shared: it holds the [`Cdr`] (vocabulary and index)
 //! and the person facts (birth dates, demographics, deaths, the CDR date), and computes the
-//! consent dates and the "Has EHR data" set the first time a definition needs them.
+//! consent dates, the "Has EHR data" set and the demographic bitmaps the chart intersects with
+//! a cohort the first time a definition needs them.
 
-use std::collections::HashMap;
-use std::fs::File;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
-};
-use datafusion::parquet::file::metadata::PageIndexPolicy;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use roaring::{MultiOps, RoaringBitmap};
 use wb_domain::cohort::{
     AgeBasis, CohortDefinition, Criterion, CriterionError, CriterionKind, DateFilter,
@@ -37,8 +31,8 @@ use wb_domain::cohort::{
 use wb_domain::analysis::{AGE_BANDS, Bar, Chart, Count, Counts};
 
 use crate::CdrError;
+use crate::columns::{Col, Columns, NO_PERSON, NO_VALUE, NONE};
 use crate::dates::{civil_from_days, days_from_civil};
-use crate::parquet_in::read_err;
 use crate::search::Cdr;
 use crate::sorted::ANSWER_SOURCE;
 
@@ -50,6 +44,23 @@ pub const EHR_DOMAINS: [&str; 5] = ["Condition", "Drug", "Procedure", "Visit", "
 
 /// No visit, in [`Event::visit`].
 const NO_VISIT: i64 = i64::MIN;
+
+/// The persons of each value of a person attribute, and by birth year: what demographic
+/// criteria and the chart combine with a cohort (bitmap algebra and intersection sizes instead
+/// of a pass over the cohort's persons).
+struct Facets {
+    gender: HashMap<i64, RoaringBitmap>,
+    race: HashMap<i64, RoaringBitmap>,
+    ethnicity: HashMap<i64, RoaringBitmap>,
+    birth_year: BTreeMap<i32, RoaringBitmap>,
+}
+
+/// The sex-at-birth answers: each answer's persons, and each person's earliest for the chart.
+struct SexAtBirth {
+    by_answer: HashMap<i64, RoaringBitmap>,
+    /// The persons of each earliest answer (0: none), for the chart.
+    chart: HashMap<i64, RoaringBitmap>,
+}
 
 /// What a person is, by their bit in the index.
 struct People {
@@ -72,22 +83,22 @@ impl People {
     }
 }
 
-/// One event of a criterion, as the engine keeps it.
+/// One event of a criterion, as the engine keeps it (`visit` and `visit_code` only when the
+/// criterion needs them).
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Event {
     person: u32,
     date: i32,
     visit: i64,
-    visit_concept: i64,
+    /// The visit's concept, as its code in the columns' dictionary ([`NONE`]: no visit).
+    visit_code: u32,
 }
 
-/// One event row as read, before a criterion's value filter.
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    event: Event,
-    value: Option<f64>,
-    value_concept: Option<i64>,
-    source: i64,
+/// Which columns a criterion's events carry beyond person and date.
+#[derive(Debug, Clone, Copy, Default)]
+struct Carry {
+    visit: bool,
+    visit_code: bool,
 }
 
 /// A criterion's result: its persons, and its events when a temporal group needs them.
@@ -112,11 +123,13 @@ pub struct Evaluation {
 pub struct Engine {
     cdr: Cdr,
     people: People,
-    events_path: PathBuf,
-    events_meta: Option<ArrowReaderMetadata>,
+    columns: Option<Columns>,
     consent: OnceLock<Vec<i32>>,
     has_ehr: OnceLock<RoaringBitmap>,
-    sex_at_birth: OnceLock<Vec<i64>>,
+    sex_at_birth: OnceLock<SexAtBirth>,
+    facets: OnceLock<Facets>,
+    /// The chart's age bands on a day (the last day asked).
+    age_bands: Mutex<Option<(i32, Arc<Vec<RoaringBitmap>>)>>,
     sex_question: Option<i64>,
 }
 
@@ -128,19 +141,7 @@ impl Engine {
 
     pub fn new(cdr: Cdr) -> Result<Engine, CdrError> {
         let people = load_people(&cdr)?;
-        let events_path = cdr.dir.join("index").join("events_by_concept.parquet");
-        let events_meta = if events_path.exists() {
-            let file = File::open(&events_path).map_err(|e| read_err(&events_path, e))?;
-            Some(
-                ArrowReaderMetadata::load(
-                    &file,
-                    ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional),
-                )
-                .map_err(|e| read_err(&events_path, e))?,
-            )
-        } else {
-            None
-        };
+        let columns = Columns::open(&cdr.dir.join("index"))?;
         let sex_question = cdr
             .by_code(SEX_AT_BIRTH_QUESTION_CODE)
             .filter(|c| c.class == "Question")
@@ -148,11 +149,12 @@ impl Engine {
         Ok(Engine {
             cdr,
             people,
-            events_path,
-            events_meta,
+            columns,
             consent: OnceLock::new(),
             has_ehr: OnceLock::new(),
             sex_at_birth: OnceLock::new(),
+            facets: OnceLock::new(),
+            age_bands: Mutex::new(None),
             sex_question,
         })
     }
@@ -306,10 +308,17 @@ impl Engine {
         criteria: &mut Vec<(String, RoaringBitmap)>,
     ) -> Result<RoaringBitmap, CdrError> {
         let temporal = group.temporal.as_ref();
-        let need_events = temporal.is_some();
+        let carry = match temporal.map(|t| &t.kind) {
+            None => None,
+            Some(TemporalKind::DuringSameEncounter {}) => Some(Carry {
+                visit: true,
+                visit_code: false,
+            }),
+            Some(_) => Some(Carry::default()),
+        };
         let mut firsts = Vec::with_capacity(group.criteria.len());
         for c in &group.criteria {
-            let found = self.criterion(c, group.mention, need_events, today)?;
+            let found = self.criterion(c, group.mention, carry, today)?;
             criteria.push((c.id.clone(), found.persons.clone()));
             firsts.push(found);
         }
@@ -318,27 +327,29 @@ impl Engine {
         };
         let mut seconds = Vec::with_capacity(t.second.len());
         for c in &t.second {
-            let found = self.criterion(c, Mention::AnyMention, true, today)?;
+            let found = self.criterion(c, Mention::AnyMention, carry, today)?;
             criteria.push((c.id.clone(), found.persons.clone()));
             seconds.push(found);
         }
         let merge = |found: Vec<Found>| {
-            let mut all: Vec<Event> = found
-                .into_iter()
-                .flat_map(|f| f.events.unwrap_or_default())
-                .collect();
-            all.sort_unstable_by_key(|e| (e.person, e.date, e.visit));
-            all
+            merge_sorted(
+                found
+                    .into_iter()
+                    .map(|f| f.events.unwrap_or_default())
+                    .collect(),
+            )
         };
         let (e1, e2) = (merge(firsts), merge(seconds));
         Ok(related(&e1, &e2, t.kind))
     }
 
+    /// A criterion's persons, and its events (sorted by person and date, carrying `events`'
+    /// columns) when a temporal group asks for them.
     fn criterion(
         &self,
         c: &Criterion,
         mention: Mention,
-        need_events: bool,
+        events_wanted: Option<Carry>,
         today: i32,
     ) -> Result<Found, CdrError> {
         let person_set = |persons: RoaringBitmap| Found {
@@ -347,14 +358,6 @@ impl Engine {
         };
         let ix = &self.cdr.index;
         let p = &self.people;
-        let n = p.birth_year.len();
-        let by_value = |values: &[i64], ids: &[i64]| -> RoaringBitmap {
-            let mut sorted = ids.to_vec();
-            sorted.sort_unstable();
-            (0..n as u32)
-                .filter(|&b| sorted.binary_search(&values[b as usize]).is_ok())
-                .collect()
-        };
         match &c.kind {
             CriterionKind::Age { basis, min, max } => {
                 let (min, max) = (*min as i32, *max as i32);
@@ -377,22 +380,19 @@ impl Engine {
             }
             CriterionKind::Deceased {} => return Ok(person_set(p.deceased.clone())),
             CriterionKind::Ethnicity { concept_ids } => {
-                return Ok(person_set(by_value(&p.ethnicity, concept_ids)));
+                return Ok(person_set(of_values(&self.facets().ethnicity, concept_ids)));
             }
             CriterionKind::GenderIdentity { concept_ids } => {
-                return Ok(person_set(by_value(&p.gender, concept_ids)));
+                return Ok(person_set(of_values(&self.facets().gender, concept_ids)));
             }
             CriterionKind::Race { concept_ids } => {
-                return Ok(person_set(by_value(&p.race, concept_ids)));
+                return Ok(person_set(of_values(&self.facets().race, concept_ids)));
             }
             CriterionKind::SexAtBirth { concept_ids } => {
-                let rows = self.read(concept_ids)?;
-                return Ok(person_set(
-                    rows.iter()
-                        .filter(|r| r.source == ANSWER_SOURCE)
-                        .map(|r| r.event.person)
-                        .collect(),
-                ));
+                return Ok(person_set(of_values(
+                    &self.sex_at_birth()?.by_answer,
+                    concept_ids,
+                )));
             }
             CriterionKind::HasEhrData {} => return Ok(person_set(self.has_ehr().clone())),
             _ => {}
@@ -432,8 +432,9 @@ impl Engine {
             }
             _ => unreachable!("person criteria answered above"),
         };
-        let plain = value.is_none() && c.modifiers.is_empty() && mention == Mention::AnyMention;
-        if plain && !need_events {
+        let m = &c.modifiers;
+        let plain = value.is_none() && m.is_empty() && mention == Mention::AnyMention;
+        if plain && events_wanted.is_none() {
             // Bitmap algebra only.
             let persons = match &c.kind {
                 CriterionKind::Domain {
@@ -448,13 +449,58 @@ impl Engine {
             };
             return Ok(person_set(persons));
         }
-        let rows = self.read(&concepts)?;
-        let mut events: Vec<Event> = rows
-            .iter()
-            .filter(|r| value.is_none_or(|v| passes(v, r)))
-            .map(|r| r.event)
-            .collect();
-        events.sort_unstable_by_key(|e| (e.person, e.date, e.visit));
+        let mut carry = events_wanted.unwrap_or_default();
+        carry.visit_code = m.during_visit_type.is_some();
+        let lists = self.read(&concepts, value, carry)?;
+        // Every step but the mention and the occurrence dates looks at one event at a time, so
+        // without those (and no temporal group to feed) each concept's events are filtered on
+        // their own and only the persons are merged.
+        let by_event = |e: &Event| -> bool {
+            if let Some(age) = m.age_at_event {
+                let a = p.age_at(e.person, e.date);
+                if age.min.is_some_and(|lo| a < lo as i32) || age.max.is_some_and(|hi| a > hi as i32)
+                {
+                    return false;
+                }
+            }
+            if let Some(f) = m.event_date {
+                let (lo, hi) = match f {
+                    DateFilter::OnOrBefore { date } => (i32::MIN, days(date)),
+                    DateFilter::OnOrAfter { date } => (days(date), i32::MAX),
+                    DateFilter::Between { start, end } => (days(start), days(end)),
+                };
+                if !(lo..=hi).contains(&e.date) {
+                    return false;
+                }
+            }
+            true
+        };
+        let visit_codes = match (&m.during_visit_type, &self.columns) {
+            (Some(v), Some(cols)) => Some(cols.visit_codes(v)),
+            _ => None,
+        };
+        let by_visit = |e: &Event| {
+            visit_codes
+                .as_ref()
+                .is_none_or(|codes| e.visit_code != NONE && codes.binary_search(&e.visit_code).is_ok())
+        };
+        if mention == Mention::AnyMention
+            && m.occurrences_at_least.is_none()
+            && events_wanted.is_none()
+        {
+            let persons = lists
+                .iter()
+                .map(|list| {
+                    let mut out = RoaringBitmap::new();
+                    for e in list.iter().filter(|e| by_event(e) && by_visit(e)) {
+                        out.push(e.person);
+                    }
+                    out
+                })
+                .union();
+            return Ok(person_set(persons));
+        }
+        let mut events = merge_sorted(lists);
         // 1. Mention.
         if mention != Mention::AnyMention {
             let mut kept = Vec::with_capacity(events.len());
@@ -469,24 +515,7 @@ impl Engine {
             events = kept;
         }
         // 2. Modifiers on each event.
-        let m = &c.modifiers;
-        if let Some(age) = m.age_at_event {
-            events.retain(|e| {
-                let a = p.age_at(e.person, e.date);
-                age.min.is_none_or(|lo| a >= lo as i32) && age.max.is_none_or(|hi| a <= hi as i32)
-            });
-        }
-        if let Some(f) = m.event_date {
-            let (lo, hi) = match f {
-                DateFilter::OnOrBefore { date } => (i32::MIN, days(date)),
-                DateFilter::OnOrAfter { date } => (days(date), i32::MAX),
-                DateFilter::Between { start, end } => (days(start), days(end)),
-            };
-            events.retain(|e| (lo..=hi).contains(&e.date));
-        }
-        if let Some(visits) = &m.during_visit_type {
-            events.retain(|e| e.visit != NO_VISIT && visits.contains(&e.visit_concept));
-        }
+        events.retain(|e| by_event(e) && by_visit(e));
         // 3. Occurrence dates.
         if let Some(at_least) = m.occurrences_at_least {
             let mut kept = Vec::with_capacity(events.len());
@@ -498,10 +527,13 @@ impl Engine {
             }
             events = kept;
         }
-        let persons: RoaringBitmap = events.iter().map(|e| e.person).collect();
+        let mut persons = RoaringBitmap::new();
+        for e in &events {
+            persons.push(e.person);
+        }
         Ok(Found {
             persons,
-            events: need_events.then_some(events),
+            events: events_wanted.is_some().then_some(events),
         })
     }
 
@@ -550,11 +582,11 @@ impl Engine {
         })
     }
 
-    /// The demographics of `set`: sex at birth, current age bands, race, ethnicity.
+    /// The demographics of `set`: sex at birth, current age bands, race, ethnicity. Each bar is
+    /// the size of the cohort's intersection with that value's persons (no pass over the
+    /// cohort, which may hold most of the CDR).
     pub fn chart(&self, set: &RoaringBitmap, today: NaiveDate) -> Result<Chart, CdrError> {
         let today = days(today);
-        let p = &self.people;
-        let sex = self.sex_at_birth()?;
         let name = |id: i64| -> String {
             match self.cdr.concept(id) {
                 Some(c) => c
@@ -566,35 +598,11 @@ impl Engine {
                 None => format!("Concept {id}"),
             }
         };
-        // One pass over the cohort (it may hold most of the CDR): each chart's values are a
-        // handful of concepts, so a short list beats a hash map; the age reads today's date
-        // once instead of converting it for every person.
-        fn bump(tally: &mut Vec<(i64, u64)>, key: i64) {
-            match tally.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, n)) => *n += 1,
-                None => tally.push((key, 1)),
-            }
-        }
-        let (ty, tm, td) = civil_from_days(today);
-        let today_md = tm * 100 + td;
-        let (mut by_sex, mut by_race, mut by_ethnicity) = (Vec::new(), Vec::new(), Vec::new());
-        let mut age = vec![0u64; AGE_BANDS.len()];
-        for b in set {
-            let i = b as usize;
-            bump(&mut by_sex, sex[i]);
-            bump(&mut by_race, p.race[i]);
-            bump(&mut by_ethnicity, p.ethnicity[i]);
-            let a = ty - p.birth_year[i] - i32::from(today_md < p.birth_md[i]);
-            if let Some(k) = AGE_BANDS
-                .iter()
-                .position(|(_, lo, hi)| (*lo..=*hi).contains(&a))
-            {
-                age[k] += 1;
-            }
-        }
-        let bars = |by: Vec<(i64, u64)>| -> Vec<Bar> {
+        let bars = |by: &HashMap<i64, RoaringBitmap>| -> Vec<Bar> {
             let mut bars: Vec<Bar> = by
-                .into_iter()
+                .iter()
+                .map(|(k, persons)| (*k, set.intersection_len(persons)))
+                .filter(|(_, n)| *n > 0)
                 .map(|(k, count)| Bar {
                     label: if k == 0 {
                         "Not answered".into()
@@ -607,28 +615,72 @@ impl Engine {
             bars.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
             bars
         };
+        let sex = self.sex_at_birth()?;
+        let f = self.facets();
+        let ages = self.age_bands(today);
         Ok(Chart {
-            sex_at_birth: bars(by_sex),
+            sex_at_birth: bars(&sex.chart),
             age: AGE_BANDS
                 .iter()
-                .zip(age)
+                .zip(ages.iter().map(|band| set.intersection_len(band)))
                 .filter(|(band, n)| *n > 0 || band.1 >= 18)
                 .map(|((label, _, _), count)| Bar {
                     label: (*label).to_owned(),
                     count,
                 })
                 .collect(),
-            race: bars(by_race),
-            ethnicity: bars(by_ethnicity),
+            race: bars(&f.race),
+            ethnicity: bars(&f.ethnicity),
         })
     }
 
-    /// Each person's answer to the sex-at-birth question (0: none; the earliest if several).
-    fn sex_at_birth(&self) -> Result<&Vec<i64>, CdrError> {
+    /// The persons of each age band on `day` (kept for the last day asked).
+    fn age_bands(&self, day: i32) -> Arc<Vec<RoaringBitmap>> {
+        let mut kept = self.age_bands.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((d, bands)) = kept.as_ref()
+            && *d == day
+        {
+            return bands.clone();
+        }
+        let bands: Arc<Vec<RoaringBitmap>> = Arc::new(
+            AGE_BANDS
+                .iter()
+                .map(|(_, lo, hi)| self.ages_on(day, *lo, *hi))
+                .collect(),
+        );
+        *kept = Some((day, bands.clone()));
+        bands
+    }
+
+    fn facets(&self) -> &Facets {
+        self.facets.get_or_init(|| {
+            let p = &self.people;
+            let mut f = Facets {
+                gender: HashMap::new(),
+                race: HashMap::new(),
+                ethnicity: HashMap::new(),
+                birth_year: BTreeMap::new(),
+            };
+            // Persons in bit order, so every bitmap is appended to.
+            for b in 0..p.birth_year.len() {
+                let bit = b as u32;
+                f.gender.entry(p.gender[b]).or_default().push(bit);
+                f.race.entry(p.race[b]).or_default().push(bit);
+                f.ethnicity.entry(p.ethnicity[b]).or_default().push(bit);
+                f.birth_year.entry(p.birth_year[b]).or_default().push(bit);
+            }
+            f
+        })
+    }
+
+    /// The sex-at-birth answers (source: observation answers).
+    fn sex_at_birth(&self) -> Result<&SexAtBirth, CdrError> {
         if let Some(s) = self.sex_at_birth.get() {
             return Ok(s);
         }
-        let mut out = vec![0i64; self.people.birth_year.len()];
+        let n = self.people.birth_year.len();
+        let mut by_person = vec![0i64; n];
+        let mut by_answer: HashMap<i64, RoaringBitmap> = HashMap::new();
         if let Some(q) = self.sex_question {
             let answers: Vec<i64> = self
                 .cdr
@@ -636,31 +688,70 @@ impl Engine {
                 .into_iter()
                 .filter(|a| self.cdr.concept(*a).is_some_and(|c| c.class == "Answer"))
                 .collect();
-            let mut first = vec![i32::MAX; out.len()];
+            let mut first = vec![i32::MAX; n];
             for a in answers {
-                for r in self.read(&[a])? {
-                    let b = r.event.person as usize;
-                    if r.source == ANSWER_SOURCE && (r.event.date, a) < (first[b], out[b]) {
-                        first[b] = r.event.date;
-                        out[b] = a;
+                let mut persons = RoaringBitmap::new();
+                for (person, date, source) in self.read_sourced(&[a])? {
+                    if source != ANSWER_SOURCE as u8 {
+                        continue;
+                    }
+                    persons.push(person);
+                    let b = person as usize;
+                    if (date, a) < (first[b], by_person[b]) {
+                        first[b] = date;
+                        by_person[b] = a;
                     }
                 }
+                by_answer.insert(a, persons);
             }
         }
-        Ok(self.sex_at_birth.get_or_init(|| out))
+        let mut chart: HashMap<i64, RoaringBitmap> = HashMap::new();
+        for (b, a) in by_person.iter().enumerate() {
+            chart.entry(*a).or_default().push(b as u32);
+        }
+        Ok(self.sex_at_birth.get_or_init(|| SexAtBirth {
+            by_answer,
+            chart,
+        }))
     }
 
-    /// Persons whose age on `day` is within `min..=max` (the date split once, not per person).
+    /// Persons whose age on `day` is within `min..=max`: the birth years wholly inside, and the
+    /// two boundary years' persons whose birthday has (or has not yet) come.
     fn ages_on(&self, day: i32, min: i32, max: i32) -> RoaringBitmap {
         let (y, m, d) = civil_from_days(day);
         let md = m * 100 + d;
         let p = &self.people;
-        (0..p.birth_year.len() as u32)
-            .filter(|&b| {
-                let i = b as usize;
-                (min..=max).contains(&(y - p.birth_year[i] - i32::from(md < p.birth_md[i])))
-            })
-            .collect()
+        let years = &self.facets().birth_year;
+        // Born in year `by`, the age on `day` is `y - by` once the birthday has come, else one
+        // less: every `by` with `min + 1 <= y - by <= max` is inside whatever the birthday.
+        let (lo, hi) = (
+            y.saturating_sub(max),
+            y.saturating_sub(min).saturating_sub(1),
+        );
+        let mut out = if lo <= hi {
+            years.range(lo..=hi).map(|(_, b)| b).union()
+        } else {
+            RoaringBitmap::new()
+        };
+        // `y - by == min`: only once the birthday has come.
+        if let Some(by) = y.checked_sub(min)
+            && let Some(born) = years.get(&by)
+        {
+            out |= born
+                .iter()
+                .filter(|&b| p.birth_md[b as usize] <= md)
+                .collect::<RoaringBitmap>();
+        }
+        // `y - by == max + 1`: only before the birthday.
+        if let Some(by) = max.checked_add(1).and_then(|a| y.checked_sub(a))
+            && let Some(born) = years.get(&by)
+        {
+            out |= born
+                .iter()
+                .filter(|&b| p.birth_md[b as usize] > md)
+                .collect::<RoaringBitmap>();
+        }
+        out
     }
 
     /// Persons whose age at `at(person)` is within `min..=max` (no date: no match).
@@ -684,13 +775,13 @@ impl Engine {
         let observation = crate::schema::EVENT_TABLES
             .iter()
             .position(|t| t.name == "observation")
-            .expect("observation is an event table") as i64;
+            .expect("observation is an event table") as u8;
         let mut out = vec![i32::MIN; self.people.birth_year.len()];
-        for r in self.read(&questions)? {
-            if r.source == observation {
-                let d = &mut out[r.event.person as usize];
-                if *d == i32::MIN || r.event.date < *d {
-                    *d = r.event.date;
+        for (person, date, source) in self.read_sourced(&questions)? {
+            if source == observation {
+                let d = &mut out[person as usize];
+                if *d == i32::MIN || date < *d {
+                    *d = date;
                 }
             }
         }
@@ -708,137 +799,153 @@ impl Engine {
         })
     }
 
-    /// The event rows of these concepts, in file order (concept, person, date).
-    fn read(&self, concepts: &[i64]) -> Result<Vec<Row>, CdrError> {
-        let ix = &self.cdr.index;
+    fn columns(&self) -> Result<&Columns, CdrError> {
+        self.columns.as_ref().ok_or_else(|| {
+            CdrError::Invalid(format!(
+                "{} is missing: rebuild the index with `wb cdr index`",
+                self.cdr.dir.join("index").join(crate::columns::DIR).display()
+            ))
+        })
+    }
+
+    /// Each concept's row range, those with rows.
+    fn ranges(&self, concepts: &[i64]) -> Vec<(u64, u64)> {
         let mut ranges: Vec<(u64, u64)> = concepts
             .iter()
-            .filter_map(|c| ix.event_rows.get(c).copied())
+            .filter_map(|c| self.cdr.index.event_rows.get(c).copied())
             .filter(|r| r.1 > 0)
             .collect();
+        ranges.sort_unstable();
+        ranges.dedup();
+        ranges
+    }
+
+    /// Each concept's events that pass `value` (one list per concept, by person and date),
+    /// carrying what `carry` asks for.
+    fn read(
+        &self,
+        concepts: &[i64],
+        value: Option<&ValueFilter>,
+        carry: Carry,
+    ) -> Result<Vec<Vec<Event>>, CdrError> {
+        let ranges = self.ranges(concepts);
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(meta) = &self.events_meta else {
-            return Err(CdrError::Invalid(format!(
-                "{} is missing: rebuild the index with `wb cdr index`",
-                self.events_path.display()
-            )));
+        let cols = self.columns()?;
+        let value_codes = match value {
+            Some(ValueFilter::In { value_concept_ids }) => Some(cols.value_codes(value_concept_ids)),
+            _ => None,
         };
-        ranges.sort_unstable();
-        ranges.dedup();
-        let total: u64 = meta.metadata().file_metadata().num_rows() as u64;
-        let mut selectors = Vec::new();
-        let mut at = 0u64;
+        let (mut person, mut date) = (Vec::<u32>::new(), Vec::<i32>::new());
+        let (mut number, mut code) = (Vec::<f64>::new(), Vec::<u32>::new());
+        let (mut visit, mut visit_code) = (Vec::<i64>::new(), Vec::<u32>::new());
+        let mut out = Vec::with_capacity(ranges.len());
         for (start, len) in ranges {
-            if start > at {
-                selectors.push(RowSelector::skip((start - at) as usize));
-            }
-            selectors.push(RowSelector::select(len as usize));
-            at = start + len;
-        }
-        if at < total {
-            selectors.push(RowSelector::skip((total - at) as usize));
-        }
-        let path = &self.events_path;
-        let file = File::open(path).map_err(|e| read_err(path, e))?;
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone());
-        let schema = builder.schema().clone();
-        const COLUMNS: [&str; 7] = [
-            "person_id",
-            "event_date",
-            "value_as_number",
-            "value_as_concept_id",
-            "visit_occurrence_id",
-            "visit_concept_id",
-            "source",
-        ];
-        let mut indices = Vec::new();
-        for c in COLUMNS {
-            indices.push(
-                schema
-                    .index_of(c)
-                    .map_err(|_| read_err(path, format!("has no column {c}: rebuild the index")))?,
-            );
-        }
-        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        let reader = builder
-            .with_projection(mask)
-            .with_row_selection(RowSelection::from(selectors))
-            .with_batch_size(64 * 1024)
-            .build()
-            .map_err(|e| read_err(path, e))?;
-        let ids = &ix.person_ids;
-        let mut out = Vec::new();
-        let mut last = (i64::MIN, 0u32);
-        for batch in reader {
-            let batch = batch.map_err(|e| read_err(path, e))?;
-            let col = |name: &str| batch.column_by_name(name).expect("projected");
-            let cast = |name: &str, t: &DataType| {
-                datafusion::arrow::compute::cast(col(name), t)
-                    .map_err(|e| read_err(path, format!("column {name}: {e}")))
-            };
-            let persons = cast("person_id", &DataType::Int64)?;
-            let persons = persons.as_primitive::<Int64Type>();
-            let dates = cast("event_date", &DataType::Date32)?;
-            let dates = dates.as_primitive::<Date32Type>();
-            let values = cast("value_as_number", &DataType::Float64)?;
-            let values = values.as_primitive::<Float64Type>();
-            let value_concepts = cast("value_as_concept_id", &DataType::Int64)?;
-            let value_concepts = value_concepts.as_primitive::<Int64Type>();
-            let visits = cast("visit_occurrence_id", &DataType::Int64)?;
-            let visits = visits.as_primitive::<Int64Type>();
-            let visit_concepts = cast("visit_concept_id", &DataType::Int64)?;
-            let visit_concepts = visit_concepts.as_primitive::<Int64Type>();
-            let sources = cast("source", &DataType::Int64)?;
-            let sources = sources.as_primitive::<Int64Type>();
-            for i in 0..batch.num_rows() {
-                let pid = persons.value(i);
-                let bit = if pid == last.0 {
-                    last.1
-                } else {
-                    match ids.binary_search(&pid) {
-                        Ok(b) => {
-                            last = (pid, b as u32);
-                            b as u32
-                        }
-                        Err(_) => continue,
+            person.clear();
+            date.clear();
+            cols.read(Col::Person, start, len, &mut person)?;
+            cols.read(Col::Date, start, len, &mut date)?;
+            let mut keep: Vec<bool> = person.iter().map(|p| *p != NO_PERSON).collect();
+            match (value, &value_codes) {
+                (None, _) => {}
+                (Some(_), Some(codes)) => {
+                    code.clear();
+                    cols.read(Col::ValueConcept, start, len, &mut code)?;
+                    for (k, c) in keep.iter_mut().zip(&code) {
+                        *k &= *c != NONE && codes.binary_search(c).is_ok();
                     }
-                };
-                let opt = |a: &datafusion::arrow::array::PrimitiveArray<Int64Type>| {
-                    a.is_valid(i).then(|| a.value(i))
-                };
-                out.push(Row {
-                    event: Event {
-                        person: bit,
-                        date: dates.value(i),
-                        visit: opt(visits).unwrap_or(NO_VISIT),
-                        visit_concept: opt(visit_concepts).unwrap_or(0),
-                    },
-                    value: values.is_valid(i).then(|| values.value(i)),
-                    value_concept: opt(value_concepts),
-                    source: sources.value(i),
-                });
+                }
+                (Some(v), None) => {
+                    number.clear();
+                    cols.read(Col::Value, start, len, &mut number)?;
+                    for (k, x) in keep.iter_mut().zip(&number) {
+                        *k &= x.to_bits() != NO_VALUE && passes(v, *x);
+                    }
+                }
             }
+            if carry.visit {
+                visit.clear();
+                cols.read(Col::Visit, start, len, &mut visit)?;
+            }
+            if carry.visit_code {
+                visit_code.clear();
+                cols.read(Col::VisitConcept, start, len, &mut visit_code)?;
+            }
+            let list: Vec<Event> = (0..len as usize)
+                .filter(|&i| keep[i])
+                .map(|i| Event {
+                    person: person[i],
+                    date: date[i],
+                    visit: if carry.visit { visit[i] } else { NO_VISIT },
+                    visit_code: if carry.visit_code {
+                        visit_code[i]
+                    } else {
+                        NONE
+                    },
+                })
+                .collect();
+            out.push(list);
+        }
+        Ok(out)
+    }
+
+    /// The `(person, date, source)` of every event of these concepts.
+    fn read_sourced(&self, concepts: &[i64]) -> Result<Vec<(u32, i32, u8)>, CdrError> {
+        let ranges = self.ranges(concepts);
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cols = self.columns()?;
+        let mut out = Vec::new();
+        let (mut person, mut date, mut source) = (Vec::<u32>::new(), Vec::<i32>::new(), Vec::new());
+        for (start, len) in ranges {
+            person.clear();
+            date.clear();
+            source.clear();
+            cols.read(Col::Person, start, len, &mut person)?;
+            cols.read(Col::Date, start, len, &mut date)?;
+            cols.read::<u8>(Col::Source, start, len, &mut source)?;
+            out.extend(
+                (0..len as usize)
+                    .filter(|&i| person[i] != NO_PERSON)
+                    .map(|i| (person[i], date[i], source[i])),
+            );
         }
         Ok(out)
     }
 }
 
-/// Does this event row pass the value filter?
-fn passes(v: &ValueFilter, r: &Row) -> bool {
-    let num = |f: &dyn Fn(f64) -> bool| r.value.is_some_and(f);
+/// Does this `value_as_number` pass the value filter (a numeric one)?
+fn passes(v: &ValueFilter, x: f64) -> bool {
     match v {
-        ValueFilter::Equal { value } => num(&|x| x == *value),
-        ValueFilter::NotEqual { value } => num(&|x| x != *value),
-        ValueFilter::LessThan { value } => num(&|x| x < *value),
-        ValueFilter::GreaterThan { value } => num(&|x| x > *value),
-        ValueFilter::LessThanOrEqualTo { value } => num(&|x| x <= *value),
-        ValueFilter::GreaterThanOrEqualTo { value } => num(&|x| x >= *value),
-        ValueFilter::Between { min, max } => num(&|x| x >= *min && x <= *max),
-        ValueFilter::In { value_concept_ids } => r
-            .value_concept
-            .is_some_and(|c| value_concept_ids.contains(&c)),
+        ValueFilter::Equal { value } => x == *value,
+        ValueFilter::NotEqual { value } => x != *value,
+        ValueFilter::LessThan { value } => x < *value,
+        ValueFilter::GreaterThan { value } => x > *value,
+        ValueFilter::LessThanOrEqualTo { value } => x <= *value,
+        ValueFilter::GreaterThanOrEqualTo { value } => x >= *value,
+        ValueFilter::Between { min, max } => x >= *min && x <= *max,
+        ValueFilter::In { .. } => false,
+    }
+}
+
+/// The persons of any of these values.
+fn of_values(by: &HashMap<i64, RoaringBitmap>, ids: &[i64]) -> RoaringBitmap {
+    ids.iter().filter_map(|id| by.get(id)).union()
+}
+
+/// Lists each sorted by person and date, as one list sorted the same way.
+fn merge_sorted(mut lists: Vec<Vec<Event>>) -> Vec<Event> {
+    lists.retain(|l| !l.is_empty());
+    match lists.len() {
+        0 => Vec::new(),
+        1 => lists.pop().expect("one list"),
+        _ => {
+            let mut all: Vec<Event> = lists.concat();
+            all.sort_unstable_by_key(|e| (e.person, e.date));
+            all
+        }
     }
 }
 
@@ -1261,7 +1368,7 @@ pub(crate) mod tests {
             |cols| {
                 let p = cols[0].as_primitive::<Int64Type>();
                 let c = cols[1].as_primitive::<Int64Type>();
-                let v = cols[2].as_primitive::<Float64Type>();
+                let v = cols[2].as_primitive::<datafusion::arrow::datatypes::Float64Type>();
                 for i in 0..p.len() {
                     if c.value(i) == 3004410 && v.is_valid(i) && v.value(i) >= 6.5 {
                         want.insert(ids.binary_search(&p.value(i)).unwrap() as u32);

@@ -30,8 +30,8 @@ use crate::schema::{self, Table};
 /// Rollup bitmaps are stored for concepts with more occurring descendants than this.
 pub const MATERIALISE_ABOVE: usize = 16;
 
-/// Format 3: the sorted events carry value concepts and visits.
-const MAGIC: &[u8; 8] = b"WBIDX003";
+/// Format 4: the sorted events are also raw columns ([`crate::columns`]).
+const MAGIC: &[u8; 8] = b"WBIDX004";
 
 /// The person table's columns the index reads: the id and the demographic concepts.
 pub const PERSON_COLUMNS: [&str; 4] = [
@@ -290,7 +290,12 @@ impl Index {
         let started = Instant::now();
         let (mut index, mut stats) = Index::build(dir)?;
         let (ranges, file) =
-            crate::sorted::write(dir, &dir.join("index"), crate::sorted::BUDGET_ROWS)?;
+            crate::sorted::write(
+                dir,
+                &dir.join("index"),
+                crate::sorted::BUDGET_ROWS,
+                &index.person_ids,
+            )?;
         index.event_rows = ranges;
         stats.bytes = index.save(dir)?;
         let sorted = dir.join("index").join("events_by_concept.parquet");

@@ -11,6 +11,7 @@
 
 pub mod cohort;
 pub mod cohort_sql;
+pub mod columns;
 pub mod dates;
 #[cfg(test)]
 mod differential;

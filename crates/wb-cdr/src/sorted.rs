@@ -243,13 +243,15 @@ fn row_order(a: &Row, b: &Row) -> std::cmp::Ordering {
         })
 }
 
-/// Writes `out_dir/events_by_concept.parquet` from the CDR in `dir`; returns each concept's
-/// `(first row, rows)` and the file's manifest entry.
+/// Writes `out_dir/events_by_concept.parquet` and the same rows as raw columns in
+/// `out_dir/events/` ([`crate::columns`], persons by their bit in `person_ids`) from the CDR in
+/// `dir`; returns each concept's `(first row, rows)` and the Parquet file's manifest entry.
 #[allow(clippy::type_complexity)]
 pub fn write(
     dir: &Path,
     out_dir: &Path,
     budget_rows: usize,
+    person_ids: &[i64],
 ) -> Result<(HashMap<i64, (u64, u64)>, ManifestTable), CdrError> {
     // Pass 0: rows per concept.
     let visits = visit_concepts(dir)?;
@@ -281,6 +283,8 @@ pub fn write(
         .set_data_page_row_count_limit(PAGE_ROWS)
         .build();
     let mut sink = ParquetSink::create_with(out_dir, &EVENTS_BY_CONCEPT, props)?;
+    let mut columns = crate::columns::Writer::create(out_dir)?;
+    let mut bits = (i64::MIN, crate::columns::NO_PERSON);
     let mut offsets = HashMap::with_capacity(counts.len());
     let mut next_row = 0u64;
     for (lo, hi) in ranges {
@@ -312,8 +316,32 @@ pub fn write(
                 ]);
             }
             sink.write(&out.finish())?;
+            let raw: Vec<crate::columns::EventRow> = part
+                .iter()
+                .map(|r| {
+                    if r.person != bits.0 {
+                        bits = (
+                            r.person,
+                            person_ids
+                                .binary_search(&r.person)
+                                .map_or(crate::columns::NO_PERSON, |b| b as u32),
+                        );
+                    }
+                    crate::columns::EventRow {
+                        person: bits.1,
+                        date: r.date,
+                        value: r.value,
+                        value_concept: r.value_concept,
+                        visit: r.visit,
+                        visit_concept: r.visit_concept,
+                        source: r.source as u8,
+                    }
+                })
+                .collect();
+            columns.push(&raw)?;
         }
     }
+    columns.finish()?;
     Ok((offsets, sink.finish()?))
 }
 
@@ -341,13 +369,18 @@ mod tests {
             &mut |_| Ok(()),
         )
         .unwrap();
-        let (small, file_small) = write(&dir, &tmp.path().join("a"), 3_000).unwrap();
-        let (big, file_big) = write(&dir, &tmp.path().join("b"), BUDGET_ROWS).unwrap();
+        let ids = crate::index::Index::build(&dir).unwrap().0.person_ids;
+        let (small, file_small) = write(&dir, &tmp.path().join("a"), 3_000, &ids).unwrap();
+        let (big, file_big) = write(&dir, &tmp.path().join("b"), BUDGET_ROWS, &ids).unwrap();
         assert_eq!(small, big);
         assert_eq!(
             file_small, file_big,
             "the same bytes whatever the number of passes"
         );
+        for f in ["person.u32", "date.i32", "value.f64", "visit.i64", "columns.json"] {
+            let read = |d: &str| std::fs::read(tmp.path().join(d).join("events").join(f)).unwrap();
+            assert_eq!(read("a"), read("b"), "{f}");
+        }
 
         let ctx = SessionContext::new();
         for t in ["condition_occurrence", "measurement", "observation"] {
@@ -419,5 +452,54 @@ mod tests {
         .await;
         // Question rows and answer rows: both in the survey id range.
         assert_eq!(answer_rows, 2 * answers);
+
+        // The raw columns hold the Parquet file's rows, row for row.
+        use crate::columns::{Col, Columns, NO_VALUE};
+        let cols = Columns::open(&tmp.path().join("a")).unwrap().unwrap();
+        let n = cols.rows();
+        assert_eq!(n, file_small.rows);
+        let (mut person, mut date, mut value, mut vc, mut visit, mut source) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        cols.read::<u32>(Col::Person, 0, n, &mut person).unwrap();
+        cols.read::<i32>(Col::Date, 0, n, &mut date).unwrap();
+        cols.read::<f64>(Col::Value, 0, n, &mut value).unwrap();
+        cols.read::<u32>(Col::VisitConcept, 0, n, &mut vc).unwrap();
+        cols.read::<i64>(Col::Visit, 0, n, &mut visit).unwrap();
+        cols.read::<u8>(Col::Source, 0, n, &mut source).unwrap();
+        let wanted = [
+            ("person_id", DataType::Int64),
+            ("event_date", DataType::Date32),
+            ("value_as_number", DataType::Float64),
+            ("visit_concept_id", DataType::Int64),
+            ("visit_occurrence_id", DataType::Int64),
+            ("source", DataType::Int64),
+        ];
+        let mut at = 0usize;
+        crate::parquet_in::scan(&p, &wanted, |c| {
+            let (pi, d, v) = (
+                c[0].as_primitive::<Int64Type>(),
+                c[1].as_primitive::<Date32Type>(),
+                c[2].as_primitive::<Float64Type>(),
+            );
+            let (k, vi, s) = (
+                c[3].as_primitive::<Int64Type>(),
+                c[4].as_primitive::<Int64Type>(),
+                c[5].as_primitive::<Int64Type>(),
+            );
+            for i in 0..pi.len() {
+                assert_eq!(ids[person[at] as usize], pi.value(i));
+                assert_eq!(date[at], d.value(i));
+                let stored = Some(value[at]).filter(|x| x.to_bits() != NO_VALUE);
+                assert_eq!(stored, v.is_valid(i).then(|| v.value(i)));
+                assert_eq!(cols.visit_concept(vc[at]), k.is_valid(i).then(|| k.value(i)));
+                let stored = Some(visit[at]).filter(|x| *x != i64::MIN);
+                assert_eq!(stored, vi.is_valid(i).then(|| vi.value(i)));
+                assert_eq!(i64::from(source[at]), s.value(i));
+                at += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(at as u64, n);
     }
 }
