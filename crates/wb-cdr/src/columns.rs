@@ -199,15 +199,13 @@ impl Writer {
                         .value
                         .unwrap_or(f64::from_bits(NO_VALUE))
                         .put(&mut self.buf),
-                    Col::ValueConcept => self
-                        .value_concepts
-                        .code(r.value_concept)
-                        .put(&mut self.buf),
+                    Col::ValueConcept => {
+                        self.value_concepts.code(r.value_concept).put(&mut self.buf)
+                    }
                     Col::Visit => r.visit.unwrap_or(i64::MIN).put(&mut self.buf),
-                    Col::VisitConcept => self
-                        .visit_concepts
-                        .code(r.visit_concept)
-                        .put(&mut self.buf),
+                    Col::VisitConcept => {
+                        self.visit_concepts.code(r.visit_concept).put(&mut self.buf)
+                    }
                     Col::Source => r.source.put(&mut self.buf),
                 }
             }
@@ -285,7 +283,10 @@ impl Columns {
             if len != meta.rows * size {
                 return Err(read_err(
                     &p,
-                    format!("holds {len} bytes, not {} rows: rebuild the index", meta.rows),
+                    format!(
+                        "holds {len} bytes, not {} rows: rebuild the index",
+                        meta.rows
+                    ),
                 ));
             }
             files.push(f);
@@ -316,8 +317,12 @@ impl Columns {
             return Err(read_err(&path(), "a row range beyond the file"));
         }
         let mut bytes = vec![0u8; len as usize * T::SIZE];
-        read_at(&self.files[col as usize], &mut bytes, start * T::SIZE as u64)
-            .map_err(|e| read_err(&path(), e))?;
+        read_at(
+            &self.files[col as usize],
+            &mut bytes,
+            start * T::SIZE as u64,
+        )
+        .map_err(|e| read_err(&path(), e))?;
         out.reserve(len as usize);
         out.extend(bytes.chunks_exact(T::SIZE).map(T::take));
         Ok(())

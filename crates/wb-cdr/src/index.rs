@@ -289,13 +289,12 @@ impl Index {
     pub fn build_and_save(dir: &Path) -> Result<BuildStats, CdrError> {
         let started = Instant::now();
         let (mut index, mut stats) = Index::build(dir)?;
-        let (ranges, file) =
-            crate::sorted::write(
-                dir,
-                &dir.join("index"),
-                crate::sorted::BUDGET_ROWS,
-                &index.person_ids,
-            )?;
+        let (ranges, file) = crate::sorted::write(
+            dir,
+            &dir.join("index"),
+            crate::sorted::BUDGET_ROWS,
+            &index.person_ids,
+        )?;
         index.event_rows = ranges;
         stats.bytes = index.save(dir)?;
         let sorted = dir.join("index").join("events_by_concept.parquet");

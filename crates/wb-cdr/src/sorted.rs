@@ -377,7 +377,13 @@ mod tests {
             file_small, file_big,
             "the same bytes whatever the number of passes"
         );
-        for f in ["person.u32", "date.i32", "value.f64", "visit.i64", "columns.json"] {
+        for f in [
+            "person.u32",
+            "date.i32",
+            "value.f64",
+            "visit.i64",
+            "columns.json",
+        ] {
             let read = |d: &str| std::fs::read(tmp.path().join(d).join("events").join(f)).unwrap();
             assert_eq!(read("a"), read("b"), "{f}");
         }
@@ -491,7 +497,10 @@ mod tests {
                 assert_eq!(date[at], d.value(i));
                 let stored = Some(value[at]).filter(|x| x.to_bits() != NO_VALUE);
                 assert_eq!(stored, v.is_valid(i).then(|| v.value(i)));
-                assert_eq!(cols.visit_concept(vc[at]), k.is_valid(i).then(|| k.value(i)));
+                assert_eq!(
+                    cols.visit_concept(vc[at]),
+                    k.is_valid(i).then(|| k.value(i))
+                );
                 let stored = Some(visit[at]).filter(|x| *x != i64::MIN);
                 assert_eq!(stored, vi.is_valid(i).then(|| vi.value(i)));
                 assert_eq!(i64::from(source[at]), s.value(i));
