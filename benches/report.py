@@ -82,8 +82,13 @@ def main():
         + f"Runs: {load(d, scales[0], 'wb').get('cohorts', {}).get('runs', '?')} warm runs after a first one "
         + f"for the index, {next(iter(load(d, scales[0], 'duckdb').get('cohorts', {}).values()), {}).get('runs', '?')} for DuckDB.\n"
     )
-    out.append("| Persons | Definition | Count | Index first | Index p50 / p95 | Target p95 | Met | DuckDB p50 | Ratio | ≥ 10× | Total and groups identical |")
-    out.append("|---:|---|---:|---:|---:|---:|:-:|---:|---:|:-:|:-:|")
+    out.append(
+        "*Index p50 / p95* are with the engine's criteria cache emptied before each run (every "
+        "criterion computed); *cached* is the same definition again with the cache kept (what the "
+        "builder finds for the criteria an edit did not touch).\n"
+    )
+    out.append("| Persons | Definition | Count | Index first | Index p50 / p95 | Cached p50 / p95 | Target p95 | Met | DuckDB p50 | Ratio | ≥ 10× | Total and groups identical |")
+    out.append("|---:|---|---:|---:|---:|---:|---:|:-:|---:|---:|:-:|:-:|")
     for n in scales:
         wb, duck = load(d, n, "wb"), load(d, n, "duckdb")
         for w in wb.get("cohorts", {}).get("definitions", []):
@@ -102,7 +107,9 @@ def main():
             tenx = "yes" if ratio >= 10 else "**no**"
             out.append(
                 f"| {int(n):,} | {w['name']}: {w['what']} | {w['total']:,} | {ms(w['first_ms'])} "
-                f"| {ms(w['p50_ms'])} / {ms(w['p95_ms'])} | {ms(w['target_ms'])} | {met} | {ms(k['p50_ms'])} "
+                f"| {ms(w['p50_ms'])} / {ms(w['p95_ms'])} "
+                + (f"| {ms(w['warm_p50_ms'])} / {ms(w['warm_p95_ms'])} " if "warm_p50_ms" in w else "| ")
+                + f"| {ms(w['target_ms'])} | {met} | {ms(k['p50_ms'])} "
                 f"| {ratio:.1f}× | {tenx} | {'yes' if same else '**no**'} |"
             )
     out.append("\n## The count API over HTTP (issue 11)\n")
@@ -113,16 +120,22 @@ def main():
         "by criterion up to the 10 × 5 definition (every answer: all counts and the chart). Target p95 "
         "≤ 300 ms; resident memory of the server with the CDR open ≤ 2 GiB.\n"
     )
-    out.append("| Persons | Edits × passes | First count (opens the CDR) | p50 | p95 | Met | Server RSS after the counts / peak | ≤ 2 GiB |")
-    out.append("|---:|---:|---:|---:|---:|:-:|---:|:-:|")
+    out.append(
+        "*First pass* is the first pass over the edits alone (each edit adds a criterion the server "
+        "has not counted; the others come from its criteria cache); *p50 / p95* are over every pass; the target is met when both p95 figures are.\n"
+    )
+    out.append("| Persons | Edits × passes | First count (opens the CDR) | First pass p50 / p95 | p50 | p95 | Met | Server RSS after the counts / peak | ≤ 2 GiB |")
+    out.append("|---:|---:|---:|---:|---:|---:|:-:|---:|:-:|")
     for n in scales:
         try:
             h = load(d, n, "http")
         except OSError:
             continue
         out.append(
-            f"| {int(n):,} | {h['steps']} × {h['runs']} | {ms(h['first_count_ms'])} | {ms(h['p50_ms'])} "
-            f"| {ms(h['p95_ms'])} | {'yes' if h['p95_ms'] <= 300 else '**no**'} "
+            f"| {int(n):,} | {h['steps']} × {h['runs']} | {ms(h['first_count_ms'])} "
+            + (f"| {ms(h['first_pass_p50_ms'])} / {ms(h['first_pass_p95_ms'])} " if "first_pass_p50_ms" in h else "| ")
+            + f"| {ms(h['p50_ms'])} "
+            f"| {ms(h['p95_ms'])} | {'yes' if max(h['p95_ms'], h.get('first_pass_p95_ms', 0)) <= 300 else '**no**'} "
             f"| {mib(h['rss_bytes'])} / {mib(h['hwm_bytes'])} | {'yes' if h['hwm_bytes'] <= 2 * 2**30 else '**no**'} |"
         )
     out.append("\n## Concept search (top 50, ranked by participant count)\n")

@@ -8,7 +8,12 @@
 //! - event criteria with value filters, mentions or modifiers, and temporal groups, read only
 //!   their concepts' row ranges of just the columns they need from the raw event columns
 //!   (`index/events/`, [`crate::columns`]: positional reads, nothing to decode), whose rows are
-//!   already by person and date within a concept, and work on those events per person.
+//!   already by person and date within a concept, and work on those events per person;
+//!   several concepts' events are merged by a counting sort by person.
+//!
+//! Groups are evaluated on every core, and the event path's results are kept across
+//! definitions in a bounded least-recently-used cache (a builder edit changes one criterion,
+//! so the others are answered from it).
 //!
 //! An [`Engine`] is opened once per CDR and shared: it holds the [`Cdr`] (vocabulary and index)
 //! and the person facts (birth dates, demographics, deaths, the CDR date), and computes the
@@ -100,6 +105,31 @@ struct Carry {
     visit: bool,
     visit_code: bool,
 }
+
+/// One concept's rows as [`Engine::scan`] reads them: `keep[i]` says whether row `i` is an
+/// event passing the value filter; `visit` and `visit_code` are empty unless carried.
+struct Rows<'a> {
+    person: &'a [u32],
+    date: &'a [i32],
+    visit: &'a [i64],
+    visit_code: &'a [u32],
+    keep: &'a [bool],
+}
+
+impl Rows<'_> {
+    fn event(&self, i: usize) -> Event {
+        Event {
+            person: self.person[i],
+            date: self.date[i],
+            visit: self.visit.get(i).copied().unwrap_or(NO_VISIT),
+            visit_code: self.visit_code.get(i).copied().unwrap_or(NONE),
+        }
+    }
+}
+
+/// Up to how many occurrence dates the event path tallies per person without sorting the
+/// events (memory: persons × (N − 1) dates).
+const TALLIED_DATES: u32 = 8;
 
 /// The event path's results kept across definitions: a researcher's edit changes one criterion,
 /// so the others are answered from here. Bounded by [`CRITERIA_CACHE_BYTES`], least recently
@@ -565,10 +595,10 @@ impl Engine {
         };
         let mut carry = events_wanted.unwrap_or_default();
         carry.visit_code = m.during_visit_type.is_some();
-        let lists = self.read(concepts, value, carry)?;
         // Every step but the mention and the occurrence dates looks at one event at a time, so
-        // without those (and no temporal group to feed) each concept's events are filtered on
-        // their own and only the persons are merged.
+        // without those (and no temporal group to feed) each concept's rows are filtered as
+        // they are read and only the persons are kept; a small number of occurrence dates is
+        // tallied per person in place (a person's dates so far, up to N − 1 of them).
         let by_event = |e: &Event| -> bool {
             if let Some(age) = m.age_at_event {
                 let a = p.age_at(e.person, e.date);
@@ -599,22 +629,59 @@ impl Engine {
                 e.visit_code != NONE && codes.binary_search(&e.visit_code).is_ok()
             })
         };
-        if mention == Mention::AnyMention
-            && m.occurrences_at_least.is_none()
-            && events_wanted.is_none()
-        {
-            let persons = lists
-                .iter()
-                .map(|list| {
-                    let mut out = RoaringBitmap::new();
-                    for e in list.iter().filter(|e| by_event(e) && by_visit(e)) {
-                        out.push(e.person);
+        let at_least = m.occurrences_at_least.unwrap_or(1).max(1);
+        if mention == Mention::AnyMention && events_wanted.is_none() && at_least <= TALLIED_DATES {
+            let passes = |rows: &Rows<'_>, i: usize| {
+                rows.keep[i] && {
+                    let e = rows.event(i);
+                    by_event(&e) && by_visit(&e)
+                }
+            };
+            // The concepts' row ranges in as many shares of rows as there are cores, each
+            // share scanned on its own and the answers combined.
+            let shares = shares(self.ranges(concepts));
+            if at_least == 1 {
+                let sets = par_map(&shares, |ranges| {
+                    let mut sets = Vec::new();
+                    self.scan_ranges(ranges, value, carry, |rows| {
+                        let mut out = RoaringBitmap::new();
+                        for i in (0..rows.keep.len()).filter(|&i| passes(rows, i)) {
+                            out.push(rows.person[i]);
+                        }
+                        sets.push(out);
+                    })?;
+                    Ok::<_, CdrError>(sets.union())
+                });
+                let mut out = RoaringBitmap::new();
+                for set in sets {
+                    out |= set?;
+                }
+                return Ok(person_set(out));
+            }
+            let persons = self.persons() as usize;
+            let tallies = par_map(&shares, |ranges| {
+                let mut tally = Tally::new(persons, at_least - 1);
+                self.scan_ranges(ranges, value, carry, |rows| {
+                    let mut last = (NO_PERSON, i32::MIN);
+                    for i in (0..rows.keep.len()).filter(|&i| passes(rows, i)) {
+                        let at = (rows.person[i], rows.date[i]);
+                        // Rows are by person and date within a concept: repeats are adjacent.
+                        if at != last {
+                            last = at;
+                            tally.add(at.0, at.1);
+                        }
                     }
-                    out
-                })
-                .union();
-            return Ok(person_set(persons));
+                })?;
+                Ok::<_, CdrError>(tally)
+            });
+            let mut tallies = tallies.into_iter();
+            let mut all = tallies.next().expect("one share at least")?;
+            for t in tallies {
+                all.absorb(&t?);
+            }
+            return Ok(person_set(all.qualified()));
         }
+        let lists = self.read(concepts, value, carry)?;
         let mut events = merge_sorted(lists);
         // 1. Mention.
         if mention != Mention::AnyMention {
@@ -938,17 +1005,28 @@ impl Engine {
         ranges
     }
 
-    /// Each concept's events that pass `value` (one list per concept, by person and date),
-    /// carrying what `carry` asks for.
-    fn read(
+    /// Each concept's rows, read with the columns `carry` asks for and marked by whether they
+    /// are events that pass `value`, handed to `each` one concept at a time.
+    fn scan(
         &self,
         concepts: &[i64],
         value: Option<&ValueFilter>,
         carry: Carry,
-    ) -> Result<Vec<Vec<Event>>, CdrError> {
-        let ranges = self.ranges(concepts);
+        each: impl FnMut(&Rows<'_>),
+    ) -> Result<(), CdrError> {
+        self.scan_ranges(&self.ranges(concepts), value, carry, each)
+    }
+
+    /// [`Engine::scan`] over these row ranges.
+    fn scan_ranges(
+        &self,
+        ranges: &[(u64, u64)],
+        value: Option<&ValueFilter>,
+        carry: Carry,
+        mut each: impl FnMut(&Rows<'_>),
+    ) -> Result<(), CdrError> {
         if ranges.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let cols = self.columns()?;
         let value_codes = match value {
@@ -960,13 +1038,14 @@ impl Engine {
         let (mut person, mut date) = (Vec::<u32>::new(), Vec::<i32>::new());
         let (mut number, mut code) = (Vec::<f64>::new(), Vec::<u32>::new());
         let (mut visit, mut visit_code) = (Vec::<i64>::new(), Vec::<u32>::new());
-        let mut out = Vec::with_capacity(ranges.len());
-        for (start, len) in ranges {
+        let mut keep = Vec::<bool>::new();
+        for &(start, len) in ranges {
             person.clear();
             date.clear();
             cols.read(Col::Person, start, len, &mut person)?;
             cols.read(Col::Date, start, len, &mut date)?;
-            let mut keep: Vec<bool> = person.iter().map(|p| *p != NO_PERSON).collect();
+            keep.clear();
+            keep.extend(person.iter().map(|p| *p != NO_PERSON));
             match (value, &value_codes) {
                 (None, _) => {}
                 (Some(_), Some(codes)) => {
@@ -984,29 +1063,42 @@ impl Engine {
                     }
                 }
             }
+            visit.clear();
             if carry.visit {
-                visit.clear();
                 cols.read(Col::Visit, start, len, &mut visit)?;
             }
+            visit_code.clear();
             if carry.visit_code {
-                visit_code.clear();
                 cols.read(Col::VisitConcept, start, len, &mut visit_code)?;
             }
-            let list: Vec<Event> = (0..len as usize)
-                .filter(|&i| keep[i])
-                .map(|i| Event {
-                    person: person[i],
-                    date: date[i],
-                    visit: if carry.visit { visit[i] } else { NO_VISIT },
-                    visit_code: if carry.visit_code {
-                        visit_code[i]
-                    } else {
-                        NONE
-                    },
-                })
-                .collect();
-            out.push(list);
+            each(&Rows {
+                person: &person,
+                date: &date,
+                visit: &visit,
+                visit_code: &visit_code,
+                keep: &keep,
+            });
         }
+        Ok(())
+    }
+
+    /// Each concept's events that pass `value` (one list per concept, by person and date),
+    /// carrying what `carry` asks for.
+    fn read(
+        &self,
+        concepts: &[i64],
+        value: Option<&ValueFilter>,
+        carry: Carry,
+    ) -> Result<Vec<Vec<Event>>, CdrError> {
+        let mut out = Vec::new();
+        self.scan(concepts, value, carry, |rows| {
+            out.push(
+                (0..rows.keep.len())
+                    .filter(|&i| rows.keep[i])
+                    .map(|i| rows.event(i))
+                    .collect(),
+            );
+        })?;
         Ok(out)
     }
 
@@ -1085,6 +1177,86 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     });
     all.sort_unstable_by_key(|(i, _)| *i);
     all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Each person's distinct dates of some events, up to `room` of them, and who has more
+/// (`room + 1` dates or more: "Number Of Occurrence Dates", N = `room + 1`).
+struct Tally {
+    room: usize,
+    seen: Vec<u8>,
+    dates: Vec<i32>,
+    over: Vec<bool>,
+}
+
+impl Tally {
+    fn new(persons: usize, room: u32) -> Tally {
+        let room = room as usize;
+        Tally {
+            room,
+            seen: vec![0; persons],
+            dates: vec![0; persons * room],
+            over: vec![false; persons],
+        }
+    }
+
+    fn add(&mut self, person: u32, date: i32) {
+        let b = person as usize;
+        if self.over[b] {
+            return;
+        }
+        let n = self.seen[b] as usize;
+        let mine = &mut self.dates[b * self.room..(b + 1) * self.room];
+        if mine[..n].contains(&date) {
+            return;
+        }
+        if n == self.room {
+            self.over[b] = true;
+        } else {
+            mine[n] = date;
+            self.seen[b] += 1;
+        }
+    }
+
+    /// Adds another tally of the same persons (other events).
+    fn absorb(&mut self, other: &Tally) {
+        for b in 0..self.over.len() {
+            if other.over[b] {
+                self.over[b] = true;
+                continue;
+            }
+            let n = other.seen[b] as usize;
+            for &date in &other.dates[b * self.room..b * self.room + n] {
+                self.add(b as u32, date);
+            }
+        }
+    }
+
+    fn qualified(&self) -> RoaringBitmap {
+        let mut out = RoaringBitmap::new();
+        for (b, _) in self.over.iter().enumerate().filter(|(_, q)| **q) {
+            out.push(b as u32);
+        }
+        out
+    }
+}
+
+/// Row ranges cut into one share per core of about equal rows (a range is not split: a
+/// concept's rows stay together, by person and date).
+fn shares(ranges: Vec<(u64, u64)>) -> Vec<Vec<(u64, u64)>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let total: u64 = ranges.iter().map(|r| r.1).sum();
+    let per = total.div_ceil(cores as u64).max(1);
+    let mut out = vec![Vec::new()];
+    let mut rows = 0;
+    for r in ranges {
+        if rows >= per && out.len() < cores {
+            out.push(Vec::new());
+            rows = 0;
+        }
+        rows += r.1;
+        out.last_mut().expect("one share").push(r);
+    }
+    out
 }
 
 /// Lists each sorted by person and date, as one list sorted the same way.

@@ -144,7 +144,8 @@ fn modifiers(visits: Vec<i64>, domain: bool) -> impl Strategy<Value = Modifiers>
     };
     (
         proptest::option::weighted(0.3, age),
-        proptest::option::weighted(0.3, 1u32..4),
+        // Up to TALLIED_DATES the index engine tallies dates per person; above, it sorts.
+        proptest::option::weighted(0.3, prop_oneof![3 => 1u32..5, 1 => 7u32..11]),
         proptest::option::weighted(0.3, dates),
         visits,
     )

@@ -8,6 +8,9 @@
 //! observation's answer (`value_as_concept_id`, with no value of its own); its visit is the row's
 //! `visit_occurrence_id` (a visit's own id) with that visit's concept.
 //!
+//! The same rows are written as raw columns in `index/events/` ([`crate::columns`]), which the
+//! cohort engine reads; the Parquet file is for other tools (DuckDB, DataFusion, pandas).
+//!
 //! Memory stays bounded: concepts are cut into ranges of at most `budget_rows` events, and each
 //! range is one pass over the tables' few columns, sorted in memory and appended.
 //!
