@@ -428,21 +428,29 @@ impl Engine {
             }),
             Some(_) => Some(Carry::default()),
         };
-        let mut firsts = Vec::with_capacity(group.criteria.len());
-        for c in &group.criteria {
-            let found = self.criterion(c, group.mention, carry, today)?;
+        // Every criterion of the group (and of its second list) on its own, on every core.
+        let asked: Vec<(&Criterion, Mention)> = group
+            .criteria
+            .iter()
+            .map(|c| (c, group.mention))
+            .chain(
+                temporal
+                    .into_iter()
+                    .flat_map(|t| t.second.iter().map(|c| (c, Mention::AnyMention))),
+            )
+            .collect();
+        let mut firsts = Vec::with_capacity(asked.len());
+        for ((c, _), found) in asked.iter().zip(par_map(&asked, |(c, mention)| {
+            self.criterion(c, *mention, carry, today)
+        })) {
+            let found = found?;
             criteria.push((c.id.clone(), found.persons.clone()));
             firsts.push(found);
         }
+        let seconds = firsts.split_off(group.criteria.len());
         let Some(t) = temporal else {
             return Ok(firsts.into_iter().map(|f| f.persons).union());
         };
-        let mut seconds = Vec::with_capacity(t.second.len());
-        for c in &t.second {
-            let found = self.criterion(c, Mention::AnyMention, carry, today)?;
-            criteria.push((c.id.clone(), found.persons.clone()));
-            seconds.push(found);
-        }
         let merge = |found: Vec<Found>| {
             merge_sorted(
                 found
@@ -599,22 +607,22 @@ impl Engine {
         // without those (and no temporal group to feed) each concept's rows are filtered as
         // they are read and only the persons are kept; a small number of occurrence dates is
         // tallied per person in place (a person's dates so far, up to N − 1 of them).
+        let dates = m.event_date.map(|f| match f {
+            DateFilter::OnOrBefore { date } => i32::MIN..=days(date),
+            DateFilter::OnOrAfter { date } => days(date)..=i32::MAX,
+            DateFilter::Between { start, end } => days(start)..=days(end),
+        });
         let by_event = |e: &Event| -> bool {
+            if let Some(dates) = &dates
+                && !dates.contains(&e.date)
+            {
+                return false;
+            }
             if let Some(age) = m.age_at_event {
                 let a = p.age_at(e.person, e.date);
                 if age.min.is_some_and(|lo| a < lo as i32)
                     || age.max.is_some_and(|hi| a > hi as i32)
                 {
-                    return false;
-                }
-            }
-            if let Some(f) = m.event_date {
-                let (lo, hi) = match f {
-                    DateFilter::OnOrBefore { date } => (i32::MIN, days(date)),
-                    DateFilter::OnOrAfter { date } => (days(date), i32::MAX),
-                    DateFilter::Between { start, end } => (days(start), days(end)),
-                };
-                if !(lo..=hi).contains(&e.date) {
                     return false;
                 }
             }
@@ -1180,52 +1188,52 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
 }
 
 /// Each person's distinct dates of some events, up to `room` of them, and who has more
-/// (`room + 1` dates or more: "Number Of Occurrence Dates", N = `room + 1`).
+/// (`room + 1` dates or more: "Number Of Occurrence Dates", N = `room + 1`). One array of
+/// `room` slots per person: [`Tally::EMPTY`] for a free slot, [`Tally::OVER`] in the first
+/// slot once the person has more (event dates are never either).
 struct Tally {
     room: usize,
-    seen: Vec<u8>,
-    dates: Vec<i32>,
-    over: Vec<bool>,
+    slots: Vec<i32>,
 }
 
 impl Tally {
+    const EMPTY: i32 = i32::MIN;
+    const OVER: i32 = i32::MAX;
+
     fn new(persons: usize, room: u32) -> Tally {
         let room = room as usize;
         Tally {
             room,
-            seen: vec![0; persons],
-            dates: vec![0; persons * room],
-            over: vec![false; persons],
+            slots: vec![Self::EMPTY; persons * room],
         }
     }
 
     fn add(&mut self, person: u32, date: i32) {
-        let b = person as usize;
-        if self.over[b] {
+        let at = person as usize * self.room;
+        let mine = &mut self.slots[at..at + self.room];
+        if mine[0] == Self::OVER {
             return;
         }
-        let n = self.seen[b] as usize;
-        let mine = &mut self.dates[b * self.room..(b + 1) * self.room];
-        if mine[..n].contains(&date) {
-            return;
+        for slot in mine.iter_mut() {
+            if *slot == date {
+                return;
+            }
+            if *slot == Self::EMPTY {
+                *slot = date;
+                return;
+            }
         }
-        if n == self.room {
-            self.over[b] = true;
-        } else {
-            mine[n] = date;
-            self.seen[b] += 1;
-        }
+        mine[0] = Self::OVER;
     }
 
     /// Adds another tally of the same persons (other events).
     fn absorb(&mut self, other: &Tally) {
-        for b in 0..self.over.len() {
-            if other.over[b] {
-                self.over[b] = true;
+        for (b, theirs) in other.slots.chunks_exact(self.room).enumerate() {
+            if theirs[0] == Self::OVER {
+                self.slots[b * self.room] = Self::OVER;
                 continue;
             }
-            let n = other.seen[b] as usize;
-            for &date in &other.dates[b * self.room..b * self.room + n] {
+            for &date in theirs.iter().take_while(|d| **d != Self::EMPTY) {
                 self.add(b as u32, date);
             }
         }
@@ -1233,31 +1241,44 @@ impl Tally {
 
     fn qualified(&self) -> RoaringBitmap {
         let mut out = RoaringBitmap::new();
-        for (b, _) in self.over.iter().enumerate().filter(|(_, q)| **q) {
-            out.push(b as u32);
+        for (b, mine) in self.slots.chunks_exact(self.room).enumerate() {
+            if mine[0] == Self::OVER {
+                out.push(b as u32);
+            }
         }
         out
     }
 }
 
-/// Row ranges cut into one share per core of about equal rows (a range is not split: a
-/// concept's rows stay together, by person and date).
+/// Row ranges cut into one share per core of equal rows; a range may be cut in two (its
+/// rows stay in order, and a person's may fall in two shares: the callers union persons and
+/// add tallies, so that changes nothing). Few rows stay one share.
 fn shares(ranges: Vec<(u64, u64)>) -> Vec<Vec<(u64, u64)>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let total: u64 = ranges.iter().map(|r| r.1).sum();
-    let per = total.div_ceil(cores as u64).max(1);
+    if cores <= 1 || total < SHARED_FROM {
+        return vec![ranges];
+    }
+    let per = total.div_ceil(cores);
     let mut out = vec![Vec::new()];
-    let mut rows = 0;
-    for r in ranges {
-        if rows >= per && out.len() < cores {
-            out.push(Vec::new());
-            rows = 0;
+    let mut room = per;
+    for (mut start, mut len) in ranges {
+        while len > 0 {
+            if room == 0 {
+                out.push(Vec::new());
+                room = per;
+            }
+            let take = len.min(room);
+            out.last_mut().expect("one share").push((start, take));
+            (start, len, room) = (start + take, len - take, room - take);
         }
-        rows += r.1;
-        out.last_mut().expect("one share").push(r);
     }
     out
 }
+
+/// From how many rows an event criterion is scanned on every core (any number in tests, so
+/// the differential test goes through the shares).
+const SHARED_FROM: u64 = if cfg!(test) { 2 } else { 1 << 15 };
 
 /// Lists each sorted by person and date, as one list sorted the same way.
 fn merge_sorted(mut lists: Vec<Vec<Event>>) -> Vec<Event> {
@@ -1281,25 +1302,27 @@ fn merge_sorted(mut lists: Vec<Vec<Event>>) -> Vec<Event> {
                 .map(|e| e.person as usize + 1)
                 .max()
                 .unwrap_or(0);
-            let mut start = vec![0usize; persons + 1];
+            // `next[p]`: where person p's next event goes (it ends at p + 1's start).
+            let mut next = vec![0u32; persons + 1];
             for e in lists.iter().flatten() {
-                start[e.person as usize + 1] += 1;
+                next[e.person as usize + 1] += 1;
             }
-            for i in 1..start.len() {
-                start[i] += start[i - 1];
+            for i in 1..next.len() {
+                next[i] += next[i - 1];
             }
-            let mut next = start.clone();
             let mut all = vec![lists[0][0]; total];
             for e in lists.iter().flatten() {
                 let at = &mut next[e.person as usize];
-                all[*at] = *e;
+                all[*at as usize] = *e;
                 *at += 1;
             }
-            for w in start.windows(2) {
-                let one = &mut all[w[0]..w[1]];
+            let mut begin = 0;
+            for &end in &next[..persons] {
+                let one = &mut all[begin..end as usize];
                 if !one.is_sorted_by_key(|e| e.date) {
                     one.sort_unstable_by_key(|e| e.date);
                 }
+                begin = end as usize;
             }
             all
         }

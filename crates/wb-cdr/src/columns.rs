@@ -56,10 +56,12 @@ struct Meta {
 }
 
 /// A value that is stored little-endian in a column file.
-pub trait Le: Copy + Default {
+pub trait Le: Copy + Default + bytemuck::Pod {
     const SIZE: usize;
     fn take(b: &[u8]) -> Self;
     fn put(self, out: &mut Vec<u8>);
+    /// This value's bytes as read from a file, in the machine's order.
+    fn from_le(self) -> Self;
 }
 
 macro_rules! le {
@@ -68,6 +70,9 @@ macro_rules! le {
             const SIZE: usize = std::mem::size_of::<$t>();
             fn take(b: &[u8]) -> Self {
                 <$t>::from_le_bytes(b.try_into().expect("sized chunk"))
+            }
+            fn from_le(self) -> Self {
+                <$t>::from_le_bytes(self.to_ne_bytes())
             }
             fn put(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
@@ -316,15 +321,21 @@ impl Columns {
         if start + len > self.rows {
             return Err(read_err(&path(), "a row range beyond the file"));
         }
-        let mut bytes = vec![0u8; len as usize * T::SIZE];
+        // Straight into `out`'s memory (then put in the machine's order: nothing to do on a
+        // little-endian machine).
+        let at = out.len();
+        out.resize(at + len as usize, T::default());
         read_at(
             &self.files[col as usize],
-            &mut bytes,
+            bytemuck::cast_slice_mut(&mut out[at..]),
             start * T::SIZE as u64,
         )
         .map_err(|e| read_err(&path(), e))?;
-        out.reserve(len as usize);
-        out.extend(bytes.chunks_exact(T::SIZE).map(T::take));
+        if cfg!(target_endian = "big") {
+            for x in &mut out[at..] {
+                *x = x.from_le();
+            }
+        }
         Ok(())
     }
 

@@ -6,12 +6,14 @@
 //!
 //! `WB_DIFFERENTIAL_CASES` sets the number of cases (default 64). The SQL side dominates: each
 //! case's queries run as one `UNION ALL` in one partition, and still a debug build spends about
-//! 70 ms per query (a case has 5 to 20), so a debug run takes one to three seconds a case;
-//! `WB_DIFFERENTIAL_CASES=2000 cargo test --release -p wb-cdr differential` runs thousands.
+//! 70 ms per query (a case has 5 to 20), so a debug run takes one to three seconds a case. The
+//! test command (`scripts/test`) therefore skips it in the debug run and runs it in release mode
+//! with 2,000 cases: `WB_DIFFERENTIAL_CASES=2000 cargo test --release -p wb-cdr --lib
+//! differential`.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use wb_domain::cohort::*;
 
 use crate::cohort::tests::{CDR, ENGINE, today};
@@ -378,11 +380,62 @@ async fn all_parts(
 
 #[test]
 fn both_engines_select_the_same_persons() {
-    let pools = pools();
-    let cases = std::env::var("WB_DIFFERENTIAL_CASES")
+    let started = std::time::Instant::now();
+    let cases: u32 = std::env::var("WB_DIFFERENTIAL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
+    // One runner per core, each with its own seed from one base seed (printed on failure;
+    // WB_DIFFERENTIAL_SEED replays a run).
+    let seed: u64 = std::env::var("WB_DIFFERENTIAL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    let runners = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, cases.max(1) as usize) as u32;
+    let tallies: Vec<Result<(u32, u32), String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..runners)
+            .map(|r| {
+                let share = cases / runners + u32::from(r < cases % runners);
+                s.spawn(move || run_cases(share, seed, r))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a runner panicked".into())))
+            .collect()
+    });
+    let (mut nonempty, mut partial) = (0, 0);
+    for (r, t) in tallies.into_iter().enumerate() {
+        match t {
+            Ok((n, p)) => (nonempty, partial) = (nonempty + n, partial + p),
+            Err(e) => panic!("WB_DIFFERENTIAL_SEED={seed}, runner {r}: {e}"),
+        }
+    }
+    eprintln!(
+        "differential: {cases} definitions agreed ({nonempty} cohorts not empty, {partial} \
+         neither empty nor everyone) on {runners} runners in {:.1} s (WB_DIFFERENTIAL_SEED={seed})",
+        started.elapsed().as_secs_f64()
+    );
+    // The cases exercise something: many cohorts are neither empty nor everyone.
+    assert!(
+        partial * 10 >= cases.min(100),
+        "only {partial} of {cases} cohorts were partial ({nonempty} not empty)"
+    );
+}
+
+/// `cases` random definitions checked on this thread (runner `r` of the run seeded `seed`):
+/// how many cohorts were not empty, and how many were neither empty nor everyone.
+fn run_cases(cases: u32, seed: u64, r: u32) -> Result<(u32, u32), String> {
+    if cases == 0 {
+        return Ok((0, 0));
+    }
+    let pools = pools();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -393,11 +446,20 @@ fn both_engines_select_the_same_persons() {
         .block_on(crate::parquet_in::session_with(&CDR, config))
         .unwrap();
     let tables = crate::cohort_sql::CdrTables::in_dir(&CDR);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8..12].copy_from_slice(&r.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases,
+            // Definitions `validate` refuses are drawn again (a few in a hundred).
+            max_global_rejects: cases.max(1024),
+            failure_persistence: None,
+            ..Config::default()
+        },
+        rng,
+    );
     let nonempty = std::cell::Cell::new(0u32);
     let partial = std::cell::Cell::new(0u32);
     let result = runner.run(&definition(&pools), |def| {
@@ -434,13 +496,6 @@ fn both_engines_select_the_same_persons() {
         }
         Ok(())
     });
-    if let Err(e) = result {
-        panic!("{e}");
-    }
-    // The cases exercise something: many cohorts are neither empty nor everyone.
-    let (partial, nonempty) = (partial.get(), nonempty.get());
-    assert!(
-        partial * 10 >= cases.min(100),
-        "only {partial} of {cases} cohorts were partial ({nonempty} not empty)"
-    );
+    result.map_err(|e| e.to_string())?;
+    Ok((nonempty.get(), partial.get()))
 }
