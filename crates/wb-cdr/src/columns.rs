@@ -61,7 +61,7 @@ pub trait Le: Copy + Default + bytemuck::Pod {
     fn take(b: &[u8]) -> Self;
     fn put(self, out: &mut Vec<u8>);
     /// This value's bytes as read from a file, in the machine's order.
-    fn from_le(self) -> Self;
+    fn le_to_native(self) -> Self;
 }
 
 macro_rules! le {
@@ -71,7 +71,7 @@ macro_rules! le {
             fn take(b: &[u8]) -> Self {
                 <$t>::from_le_bytes(b.try_into().expect("sized chunk"))
             }
-            fn from_le(self) -> Self {
+            fn le_to_native(self) -> Self {
                 <$t>::from_le_bytes(self.to_ne_bytes())
             }
             fn put(self, out: &mut Vec<u8>) {
@@ -333,7 +333,7 @@ impl Columns {
         .map_err(|e| read_err(&path(), e))?;
         if cfg!(target_endian = "big") {
             for x in &mut out[at..] {
-                *x = x.from_le();
+                *x = x.le_to_native();
             }
         }
         Ok(())
