@@ -1155,12 +1155,16 @@ fn of_values(by: &HashMap<i64, RoaringBitmap>, ids: &[i64]) -> RoaringBitmap {
     ids.iter().filter_map(|id| by.get(id)).union()
 }
 
+/// The machine's cores, asked once (on Linux the answer reads cgroup files).
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// `f` of every item, in order, on up to as many threads as the machine has cores (the
 /// caller's thread among them), each taking the next item.
 fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
+    let threads = cores().min(items.len());
     if threads <= 1 {
         return items.iter().map(f).collect();
     }
@@ -1254,7 +1258,7 @@ impl Tally {
 /// rows stay in order, and a person's may fall in two shares: the callers union persons and
 /// add tallies, so that changes nothing). Few rows stay one share.
 fn shares(ranges: Vec<(u64, u64)>) -> Vec<Vec<(u64, u64)>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let cores = cores() as u64;
     let total: u64 = ranges.iter().map(|r| r.1).sum();
     if cores <= 1 || total < SHARED_FROM {
         return vec![ranges];

@@ -58,7 +58,6 @@ struct Meta {
 /// A value that is stored little-endian in a column file.
 pub trait Le: Copy + Default + bytemuck::Pod {
     const SIZE: usize;
-    fn take(b: &[u8]) -> Self;
     fn put(self, out: &mut Vec<u8>);
     /// This value's bytes as read from a file, in the machine's order.
     fn le_to_native(self) -> Self;
@@ -68,9 +67,6 @@ macro_rules! le {
     ($($t:ty),*) => {$(
         impl Le for $t {
             const SIZE: usize = std::mem::size_of::<$t>();
-            fn take(b: &[u8]) -> Self {
-                <$t>::from_le_bytes(b.try_into().expect("sized chunk"))
-            }
             fn le_to_native(self) -> Self {
                 <$t>::from_le_bytes(self.to_ne_bytes())
             }
